@@ -1,0 +1,191 @@
+//! RESP command encoder (pure): arrays of bulk strings.
+//!
+//! `PUBLISH ch line` becomes `*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$5\r\nline\n\r\n`.
+//! `len` gives the exact size; `write` fills a slice or refuses without
+//! writing anything. `command_end` finds where a queued command ends, which
+//! is how acknowledgements are matched to commands without a side table.
+
+/// Return the number of decimal digits of `n`.
+fn digits(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// Return the exact encoded size of a command made of `parts`.
+pub fn len(parts: &[&[u8]]) -> usize {
+    let mut n = 1 + digits(parts.len()) + 2;
+    for p in parts {
+        n += 1 + digits(p.len()) + 2 + p.len() + 2;
+    }
+    n
+}
+
+/// Encode `parts` into `out`; return the size, or `None` (nothing written) if it does not fit.
+pub fn write(parts: &[&[u8]], out: &mut [u8]) -> Option<usize> {
+    let total = len(parts);
+    let out = out.get_mut(..total)?;
+    let mut w = Writer { out, pos: 0 };
+    w.header(b'*', parts.len());
+    for p in parts {
+        w.header(b'$', p.len());
+        w.put(p);
+        w.put(b"\r\n");
+    }
+    debug_assert_eq!(w.pos, total);
+    Some(total)
+}
+
+struct Writer<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, b: &[u8]) {
+        self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+    fn header(&mut self, kind: u8, n: usize) {
+        self.put(&[kind]);
+        self.put(itoa::Buffer::new().format(n).as_bytes());
+        self.put(b"\r\n");
+    }
+}
+
+/// Parse a decimal header line `<digits>\r\n` at `s`; return (value, bytes used).
+fn header(s: &[u8]) -> Option<(usize, usize)> {
+    let mut v: usize = 0;
+    let mut i = 0;
+    while i < s.len() && s[i].is_ascii_digit() {
+        v = v.checked_mul(10)?.checked_add((s[i] - b'0') as usize)?;
+        i += 1;
+        if i > 12 {
+            return None;
+        }
+    }
+    if i == 0 {
+        return None;
+    }
+    if s.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    Some((v, i + 2))
+}
+
+/// The answer of `command_end`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum End {
+    /// A complete command of this many bytes starts the slice.
+    Complete(usize),
+    /// The slice holds only the beginning of a command.
+    Incomplete,
+    /// The bytes are not a command this encoder could have written.
+    Invalid,
+}
+
+/// Find the end of the command at the start of `s`.
+pub fn command_end(s: &[u8]) -> End {
+    if s.is_empty() {
+        return End::Incomplete;
+    }
+    if s[0] != b'*' {
+        return End::Invalid;
+    }
+    let (n, mut pos) = match header(&s[1..]) {
+        Some((n, used)) if n > 0 && n <= 64 => (n, 1 + used),
+        Some(_) => return End::Invalid,
+        None if s.len() < 16 && s[1..].iter().all(u8::is_ascii_digit) => return End::Incomplete,
+        None if s.len() < 16 && s[1..].iter().all(|c| c.is_ascii_digit() || *c == b'\r') => {
+            return End::Incomplete
+        }
+        None => return End::Invalid,
+    };
+    for _ in 0..n {
+        let rest = &s[pos..];
+        if rest.is_empty() {
+            return End::Incomplete;
+        }
+        if rest[0] != b'$' {
+            return End::Invalid;
+        }
+        let (blen, used) = match header(&rest[1..]) {
+            Some(h) => h,
+            None if rest.len() < 16 => return End::Incomplete,
+            None => return End::Invalid,
+        };
+        pos += 1 + used + blen + 2;
+        if pos > s.len() {
+            return End::Incomplete;
+        }
+        if &s[pos - 2..pos] != b"\r\n" {
+            return End::Invalid;
+        }
+    }
+    End::Complete(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLISH: &[u8] = b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$5\r\nline\n\r\n";
+
+    #[test]
+    fn publish_exact_bytes() {
+        let mut out = [0u8; 64];
+        let parts: [&[u8]; 3] = [b"PUBLISH", b"ch", b"line\n"];
+        assert_eq!(len(&parts), PUBLISH.len());
+        let n = write(&parts, &mut out).unwrap();
+        assert_eq!(&out[..n], PUBLISH);
+    }
+
+    #[test]
+    fn all_or_nothing() {
+        let mut out = [0xaau8; 64];
+        let parts: [&[u8]; 3] = [b"PUBLISH", b"ch", b"line\n"];
+        assert_eq!(write(&parts, &mut out[..PUBLISH.len() - 1]), None);
+        assert!(out.iter().all(|&b| b == 0xaa));
+    }
+
+    #[test]
+    fn auth_and_binary() {
+        let mut out = [0u8; 64];
+        let n = write(&[b"AUTH", b"u", b"p w"], &mut out).unwrap();
+        assert_eq!(&out[..n], b"*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$3\r\np w\r\n");
+        let n = write(&[b"PUBLISH", b"c", b"\0\r\n\xff"], &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            b"*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$4\r\n\0\r\n\xff\r\n"
+        );
+        let n = write(&[b"PUBLISH", b"c", b""], &mut out).unwrap();
+        assert_eq!(&out[..n], b"*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$0\r\n\r\n");
+    }
+
+    #[test]
+    fn ten_byte_lengths() {
+        let big = [b'x'; 10];
+        assert_eq!(len(&[&big]), 4 + 5 + 10 + 2);
+    }
+
+    #[test]
+    fn ends() {
+        assert_eq!(command_end(PUBLISH), End::Complete(PUBLISH.len()));
+        let mut two = [0u8; 128];
+        two[..PUBLISH.len()].copy_from_slice(PUBLISH);
+        two[PUBLISH.len()..2 * PUBLISH.len()].copy_from_slice(PUBLISH);
+        assert_eq!(
+            command_end(&two[..2 * PUBLISH.len()]),
+            End::Complete(PUBLISH.len())
+        );
+        for cut in 0..PUBLISH.len() {
+            assert_eq!(command_end(&PUBLISH[..cut]), End::Incomplete, "cut {}", cut);
+        }
+        assert_eq!(command_end(b"+OK\r\n"), End::Invalid);
+        assert_eq!(command_end(b"*1\r\n$3\r\nabcX\n"), End::Invalid);
+        assert_eq!(command_end(b"*0\r\n"), End::Invalid);
+    }
+}

@@ -1,0 +1,422 @@
+//! Start-up and the one `poll(2)` loop that drives everything (shell).
+//!
+//! Start-up: identity, signals, diagnostics file, config, local file, then the
+//! ready byte on fd 5: nothing waits for the network before it. The loop
+//! rebuilds its poll set from state every turn: the signalfd, the pipes that
+//! are still open, and each endpoint's socket with the events its state
+//! needs. Pipes are read whenever they have data; their records go to the
+//! local file and to every endpoint, which never refuse (they spool or
+//! drop). Shutdown: both pipes at EOF, or SIGTERM and the pipes drained; then
+//! endpoints flush until acknowledged or a deadline below containerd's 12 s.
+
+use crate::args::{self, RunArgs};
+use crate::config;
+use crate::diag::{self, Level, Msg};
+use crate::limits::MAX_ENDPOINTS;
+use crate::record::{Record, Stream};
+use crate::source::Source;
+use crate::spool;
+use crate::sys::{self, Path};
+use crate::{read_file, ConfigReport, State, EXIT_OK, EXIT_SYSTEM, EXIT_USAGE, VERSION};
+
+/// From SIGTERM (or both EOFs) to exit, at most this long (containerd kills at 12 s).
+const SHUTDOWN_NS: u64 = 9_000_000_000;
+/// Reads per stream per turn, so one busy stream cannot starve the other.
+const READS_PER_TURN: usize = 4;
+/// Rotate the diagnostics file past this size (one old copy is kept).
+const DIAG_MAX: u64 = 1 << 20;
+
+struct Paths {
+    /// `<root>/logs/<ns>/<id>` — suffixes are added and removed.
+    base: Path,
+    base_len: usize,
+}
+
+impl Paths {
+    fn with(&mut self, suffix: &[u8]) -> &Path {
+        self.base.truncate(self.base_len);
+        self.base.push(suffix);
+        &self.base
+    }
+}
+
+/// Run the logger; return the exit code.
+pub fn start(a: &RunArgs, st: &mut State) -> i32 {
+    let id = sys::getenv(b"CONTAINER_ID").unwrap_or(b"");
+    let ns = sys::getenv(b"CONTAINER_NAMESPACE").unwrap_or(b"");
+    if !args::valid_id(id) || !args::valid_id(ns) {
+        Msg::plain()
+            .s(b"shim-logs: CONTAINER_ID and CONTAINER_NAMESPACE must be containerd identifiers (try --help)")
+            .emit_to(sys::STDERR);
+        return EXIT_USAGE;
+    }
+    let sigfd = match sys::signals_init() {
+        Ok(fd) => fd,
+        Err(_) => return EXIT_SYSTEM,
+    };
+    sys::guard_std_fds();
+
+    // <root>/logs/<ns>/ and the diagnostics file.
+    let mut paths = Paths {
+        base: Path::new(),
+        base_len: 0,
+    };
+    paths.base.push(a.root).push(b"/logs/").push(ns);
+    let dir_err = sys::mkdir_p(&mut paths.base, 0o755).err();
+    paths.base.push(b"/").push(id);
+    paths.base_len = paths.base.len();
+    let diag_fd = open_diag(&mut paths);
+    if diag_fd < 0 {
+        diag::set_fd(sys::STDERR);
+    }
+    let mut m = Msg::new(Level::Info);
+    m.s(b"shim-logs ")
+        .s(VERSION)
+        .s(b" start pid ")
+        .n(sys::getpid() as u64);
+    m.s(b" id ").s(id).s(b" namespace ").s(ns).emit();
+    if let Some(e) = dir_err {
+        Msg::new(Level::Error)
+            .s(b"cannot create the log directory: ")
+            .errno(e)
+            .emit();
+    }
+    if a.bad_root {
+        Msg::new(Level::Warn)
+            .s(b"--root must be an absolute path; using the default")
+            .emit();
+    }
+    for k in a.unknown.iter().take(a.unknown_count.min(a.unknown.len())) {
+        Msg::new(Level::Warn)
+            .s(b"unknown argument ")
+            .q(k)
+            .s(b" ignored")
+            .emit();
+    }
+
+    load_config(a.root, ns, id, st);
+
+    // The local file.
+    let log_path = paths.with(b".log");
+    if let Err(e) = st.file.open(log_path) {
+        Msg::new(Level::Error)
+            .s(b"cannot open the local file ")
+            .q(log_path.as_bytes())
+            .s(b": ")
+            .errno(e)
+            .emit();
+    }
+    if st.config.file.format != config::FileFormat::Raw || st.config.file.max_size > 0 {
+        Msg::new(Level::Warn)
+            .s(b"file format and rotation options are not supported yet; writing raw")
+            .emit();
+    }
+
+    // The pipes, then readiness.
+    let (out, out_err) = Source::open(3, Stream::Stdout);
+    let (err, err_err) = Source::open(4, Stream::Stderr);
+    for (fd, e) in [(3u64, out_err), (4, err_err)] {
+        if let Some(e) = e {
+            Msg::new(Level::Warn)
+                .s(b"fd ")
+                .n(fd)
+                .s(b": ")
+                .errno(e)
+                .s(b"; treated as end of file")
+                .emit();
+        }
+    }
+    let mut sources = [out, err];
+    signal_ready();
+
+    // Endpoints: spool names, resumed spools.
+    let seed = sys::realtime_ns() ^ ((sys::getpid() as u64) << 32);
+    for i in 0..st.config.count {
+        {
+            let conf = st.config.endpoints[i];
+            let mut h = spool::Fnv::NEW;
+            conf.url.identity(&mut h);
+            let hex = spool::hex16(h.0);
+            let p = paths.with(b".");
+            let mut sp = Path::new();
+            sp.push(p.as_bytes()).push(&hex).push(b".spool");
+            st.endpoints[i].init(conf, &sp, seed.wrapping_add(i as u64 * 0x9e37_79b9));
+        }
+    }
+
+    run_loop(st, &mut sources, sigfd, &mut paths);
+
+    for ep in st.endpoints.iter_mut() {
+        ep.finish();
+    }
+    let mut m = Msg::new(Level::Info);
+    m.s(b"exit: local file ")
+        .n(st.file.written)
+        .s(b" bytes written");
+    if st.file.lost_bytes > 0 {
+        m.s(b", ").n(st.file.lost_bytes).s(b" bytes lost");
+    }
+    m.emit();
+    EXIT_OK
+}
+
+fn open_diag(paths: &mut Paths) -> sys::Fd {
+    let p = paths.with(b"-sys.log");
+    match sys::open(
+        p,
+        sys::O_WRONLY | sys::O_APPEND | sys::O_CREAT | sys::O_NOFOLLOW | sys::O_NONBLOCK,
+        0o644,
+    ) {
+        Ok(fd) if sys::is_regular(fd) => {
+            diag::set_fd(fd);
+            fd
+        }
+        Ok(fd) => {
+            sys::close(fd);
+            -1
+        }
+        Err(_) => -1,
+    }
+}
+
+/// Keep the diagnostics file bounded: rename it to `-sys.log.1` and start anew.
+fn rotate_diag(paths: &mut Paths, fd: &mut sys::Fd) {
+    if diag::written() < DIAG_MAX || *fd < 0 {
+        return;
+    }
+    let mut old = Path::new();
+    old.push(paths.with(b"-sys.log.1").as_bytes());
+    let _ = sys::rename(paths.with(b"-sys.log"), &old);
+    let prev = *fd;
+    *fd = open_diag(paths);
+    sys::close(prev);
+}
+
+/// Write the ready byte on fd 5 and close it.
+fn signal_ready() {
+    match sys::write(5, b"r") {
+        Ok(_) => {}
+        Err(e) => {
+            Msg::new(Level::Warn).s(b"fd 5 (ready): ").errno(e).emit();
+        }
+    }
+    sys::close(5);
+}
+
+/// Read and parse the config; on any error keep the local file only.
+fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
+    let mut p = Path::new();
+    p.push(root)
+        .push(b"/config/")
+        .push(ns)
+        .push(b"/")
+        .push(id)
+        .push(b"-logs.json");
+    let n = match read_file(&p, &mut st.scratch) {
+        Ok(Some(n)) => n,
+        Ok(None) => {
+            Msg::new(Level::Info)
+                .s(b"no config at ")
+                .q(p.as_bytes())
+                .s(b"; local file only")
+                .emit();
+            return;
+        }
+        Err(e) => {
+            let mut m = Msg::new(Level::Error);
+            m.s(b"config ").q(p.as_bytes()).s(b": ");
+            e.describe(&mut m);
+            m.s(b"; local file only").emit();
+            return;
+        }
+    };
+    let text = &st.scratch[..n];
+    let mut rep = ConfigReport {
+        name: p.as_bytes(),
+        text,
+        fd: diag::fd(),
+        level: Level::Warn,
+        plain: false,
+    };
+    match config::parse(text, &mut st.config, &mut rep) {
+        Ok(()) => {
+            for e in st.config.endpoints() {
+                let mut m = Msg::new(Level::Info);
+                m.s(b"endpoint ");
+                e.url.write_masked(&mut m);
+                m.s(b" for ").s(match e.streams {
+                    config::STDOUT_BIT => b"stdout",
+                    config::STDERR_BIT => b"stderr",
+                    _ => b"stdout and stderr",
+                });
+                m.emit();
+            }
+        }
+        Err(e) => {
+            st.config = config::Config::EMPTY;
+            rep.level = Level::Error;
+            let mut m = rep.at(e.pos);
+            m.s(e.kind.text())
+                .s(b"; config ignored, local file only")
+                .emit();
+        }
+    }
+}
+
+/// The main loop; returns when it is time to exit.
+fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &mut Paths) {
+    let mut seq: u64 = 0;
+    let mut terminating = false;
+    let mut deadline: Option<u64> = None;
+    let mut diag_fd = diag::fd();
+    let mut first = 0usize;
+    loop {
+        let now = sys::monotonic_ns();
+        // Poll set, rebuilt from state.
+        let mut pfd = [sys::pollfd(-1, 0); 3 + MAX_ENDPOINTS];
+        pfd[0] = sys::pollfd(sigfd, sys::POLLIN);
+        for (i, s) in sources.iter().enumerate() {
+            if s.is_open() {
+                pfd[1 + i] = sys::pollfd(s.fd, sys::POLLIN);
+            }
+        }
+        let mut timeout: Option<u64> = deadline;
+        for (i, ep) in st.endpoints.iter().enumerate() {
+            if let Some((fd, ev)) = ep.poll_events() {
+                pfd[3 + i] = sys::pollfd(fd, ev);
+            }
+            if let Some(d) = ep.deadline() {
+                timeout = Some(timeout.map_or(d, |t| t.min(d)));
+            }
+        }
+        let ms = match timeout {
+            None => -1,
+            Some(t) if t <= now => 0,
+            Some(t) => ((t - now) / 1_000_000 + 1).min(60_000) as i32,
+        };
+        if let Err(e) = sys::poll(&mut pfd, ms) {
+            Msg::new(Level::Error).s(b"poll failed: ").errno(e).emit();
+            return;
+        }
+        let now = sys::monotonic_ns();
+
+        if pfd[0].revents != 0 {
+            while let Some(sig) = sys::signal_take(sigfd) {
+                if sig == sys::SIGTERM || sig == sys::SIGINT {
+                    if !terminating {
+                        Msg::new(Level::Info)
+                            .s(b"signal ")
+                            .n(sig as u64)
+                            .s(b": draining the pipes, then exiting")
+                            .emit();
+                        deadline = Some(now + SHUTDOWN_NS);
+                    }
+                    terminating = true;
+                }
+            }
+        }
+
+        // The pipes, alternating which goes first.
+        for k in 0..2 {
+            let i = (first + k) % 2;
+            if pfd[1 + i].revents != 0 || (terminating && sources[i].is_open()) {
+                read_stream(st, &mut sources[i], i, &mut seq, terminating, now);
+            }
+        }
+        first ^= 1;
+
+        // The endpoints.
+        for (i, ep) in st.endpoints.iter_mut().enumerate() {
+            if !ep.in_use() {
+                continue;
+            }
+            if pfd[3 + i].fd >= 0 {
+                ep.handle(pfd[3 + i].revents, now, &mut st.recv);
+            }
+            ep.tick(now, &mut st.scratch);
+            ep.flush(now);
+        }
+        rotate_diag(paths, &mut diag_fd);
+
+        // Time to go?
+        if !sources[0].is_open() && !sources[1].is_open() {
+            let d = *deadline.get_or_insert(now + SHUTDOWN_NS);
+            let settled = st.endpoints.iter().all(|e| e.settled() || e.is_down());
+            if settled || now >= d {
+                if !settled {
+                    Msg::new(Level::Warn)
+                        .s(b"shutdown deadline reached; the rest stays in the spools")
+                        .emit();
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Read what a pipe has (bounded per turn) and hand its records to every sink.
+fn read_stream(
+    st: &mut State,
+    src: &mut Source,
+    i: usize,
+    seq: &mut u64,
+    terminating: bool,
+    _now: u64,
+) {
+    for _ in 0..READS_PER_TURN {
+        let frame = &mut st.frames[i];
+        let (eof, stop) = match sys::read(src.fd, frame.space()) {
+            Ok(sys::Read::Data(n)) => {
+                frame.commit(n);
+                (false, false)
+            }
+            Ok(sys::Read::WouldBlock) => {
+                if !terminating {
+                    return;
+                }
+                (true, true) // after SIGTERM an empty pipe counts as drained
+            }
+            Ok(sys::Read::Eof) => (true, true),
+            Err(e) => {
+                Msg::new(Level::Error)
+                    .s(b"reading ")
+                    .s(src.stream.name())
+                    .s(b": ")
+                    .errno(e)
+                    .emit();
+                (true, true)
+            }
+        };
+        deliver(st, i, src.stream, seq, eof);
+        if stop {
+            src.close();
+            return;
+        }
+    }
+}
+
+/// Hand every chunk now complete in frame `i` to the sinks.
+fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool) {
+    let time_ns = sys::realtime_ns();
+    let frame = &mut st.frames[i];
+    let mut region: Option<(usize, usize)> = None;
+    while let Some(c) = frame.next(eof) {
+        region = Some((region.map_or(c.start, |r| r.0), c.end));
+        let rec = Record {
+            stream,
+            time_ns,
+            seq: *seq,
+            partial: c.partial,
+            line: &frame.buf[c.start..c.end],
+        };
+        *seq += 1;
+        for ep in st.endpoints.iter_mut() {
+            if ep.in_use() {
+                ep.offer(&rec, &mut st.scratch);
+            }
+        }
+    }
+    if let Some((a, b)) = region {
+        st.file.write(&frame.buf[a..b]);
+    }
+}

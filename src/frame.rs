@@ -1,0 +1,172 @@
+//! Line framing (pure): bytes of one stream in, line chunks out.
+//!
+//! Each stream owns one `Frame`: reads land in its free tail, `next` hands out
+//! complete lines (with their `\n`), a full buffer without a newline is handed
+//! out as a partial chunk, and at end of file the pending fragment is handed
+//! out flagged partial. Chunks are contiguous, so the raw bytes of a whole read
+//! can be written out at once.
+
+use crate::limits::LINE_MAX;
+
+/// One chunk: `buf[start..end]`, and whether it ends without `\n`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Chunk {
+    pub start: usize,
+    pub end: usize,
+    pub partial: bool,
+}
+
+pub struct Frame {
+    pub buf: [u8; LINE_MAX],
+    /// Start of the bytes not yet handed out.
+    start: usize,
+    /// End of the bytes read.
+    len: usize,
+    /// How far `start..len` is known to hold no `\n`.
+    scanned: usize,
+}
+
+impl Frame {
+    pub const NEW: Frame = Frame {
+        buf: [0; LINE_MAX],
+        start: 0,
+        len: 0,
+        scanned: 0,
+    };
+
+    /// Move the pending fragment to the front and return the free tail to read into.
+    pub fn space(&mut self) -> &mut [u8] {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.len, 0);
+            self.len -= self.start;
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        &mut self.buf[self.len..]
+    }
+
+    /// Record that `n` bytes were read into the free tail.
+    pub fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(LINE_MAX);
+    }
+
+    /// Return the bytes of a chunk.
+    pub fn bytes(&self, c: Chunk) -> &[u8] {
+        &self.buf[c.start..c.end]
+    }
+
+    /// Return the next chunk: a line, a full-buffer piece, or (at `eof`) the fragment.
+    pub fn next(&mut self, eof: bool) -> Option<Chunk> {
+        let from = self.scanned.max(self.start);
+        let chunk = match self.buf[from..self.len].iter().position(|&b| b == b'\n') {
+            Some(i) => Chunk {
+                start: self.start,
+                end: from + i + 1,
+                partial: false,
+            },
+            None if self.len > self.start && (eof || (self.start == 0 && self.len == LINE_MAX)) => {
+                Chunk {
+                    start: self.start,
+                    end: self.len,
+                    partial: true,
+                }
+            }
+            None => {
+                self.scanned = self.len;
+                return None;
+            }
+        };
+        self.start = chunk.end;
+        self.scanned = chunk.end;
+        Some(chunk)
+    }
+
+    /// Return the number of bytes waiting for their newline.
+    pub fn pending(&self) -> usize {
+        self.len - self.start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec;
+
+    fn feed(f: &mut Frame, data: &[u8], eof: bool) -> Vec<(Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        let mut data = data;
+        loop {
+            let space = f.space();
+            let n = space.len().min(data.len());
+            space[..n].copy_from_slice(&data[..n]);
+            f.commit(n);
+            data = &data[n..];
+            let last = data.is_empty();
+            while let Some(c) = f.next(eof && last) {
+                out.push((f.bytes(c).to_vec(), c.partial));
+            }
+            if last {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn lines_and_fragment() {
+        let mut f = Frame::NEW;
+        assert_eq!(
+            feed(&mut f, b"a\nbc\nde", false),
+            [(b"a\n".to_vec(), false), (b"bc\n".to_vec(), false)]
+        );
+        assert_eq!(f.pending(), 2);
+        assert_eq!(feed(&mut f, b"f\n", false), [(b"def\n".to_vec(), false)]);
+        assert_eq!(feed(&mut f, b"tail", true), [(b"tail".to_vec(), true)]);
+        assert_eq!(f.pending(), 0);
+    }
+
+    #[test]
+    fn bytes_pass_untouched() {
+        let mut f = Frame::NEW;
+        let line = b"\0\r\xff\xfe x\r\n";
+        assert_eq!(feed(&mut f, line, false), [(line.to_vec(), false)]);
+    }
+
+    #[test]
+    fn exactly_buffer_size_line() {
+        let mut f = Frame::NEW;
+        let mut line = std::vec![b'x'; LINE_MAX - 1];
+        line.push(b'\n');
+        assert_eq!(feed(&mut f, &line, false), [(line.clone(), false)]);
+    }
+
+    #[test]
+    fn one_byte_over_is_cut() {
+        let mut f = Frame::NEW;
+        let mut line = std::vec![b'x'; LINE_MAX];
+        line.push(b'\n');
+        let out = feed(&mut f, &line, false);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], (std::vec![b'x'; LINE_MAX], true));
+        assert_eq!(out[1], (b"\n".to_vec(), false));
+    }
+
+    #[test]
+    fn long_line_rebuilds() {
+        let mut f = Frame::NEW;
+        let mut line: Vec<u8> = (0..100 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        line.push(b'\n');
+        let out = feed(&mut f, &line, false);
+        assert_eq!(out.iter().filter(|c| !c.1).count(), 1);
+        assert!(out.last().map(|c| !c.1).unwrap());
+        let joined: Vec<u8> = out.iter().flat_map(|c| c.0.clone()).collect();
+        assert_eq!(joined, line);
+    }
+
+    #[test]
+    fn only_newlines() {
+        let mut f = Frame::NEW;
+        let out = feed(&mut f, &[b'\n'; 10000], false);
+        assert_eq!(out.len(), 10000);
+    }
+}

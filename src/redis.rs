@@ -1,0 +1,821 @@
+//! One Redis endpoint (sink, shell): out-buffer, connection state machine, spool.
+//!
+//! Records become RESP commands in a fixed out-buffer. Bytes stay there until
+//! Redis replies to their command (`head` = first unacknowledged byte, `sent`
+//! = next byte to send, `tail` = end), so a reconnect resends everything not
+//! acknowledged: at-least-once. Commands are pipelined: all pending bytes go
+//! out in one `send`, replies are counted as they come.
+//!
+//! When the out-buffer cannot take a command, the command goes to the spool
+//! file, and so does every later one until the spool is drained (order is
+//! kept). Past the spool bound, records are dropped and counted, and a marker
+//! record reports the loss in order once there is room again.
+//!
+//! The connection is an explicit state machine:
+//! `Backoff -> Connecting -> Handshake (AUTH, SELECT) -> Ready -> Backoff ...`.
+
+use crate::clock;
+use crate::config::EndpointConf;
+use crate::diag::{Level, Msg};
+use crate::encode::resp::{self, End};
+use crate::limits::{OUT_BUF, RECV_BUF};
+use crate::record::Record;
+use crate::reply::{ErrWord, Reader, Reply};
+use crate::resolve::{self, Addr};
+use crate::spool::{Load, Spool};
+use crate::sys::{self, Errno, Fd, Path};
+use crate::url::{Cmd, Host};
+
+/// Give up a connect attempt after this long.
+const CONNECT_TIMEOUT_NS: u64 = 5_000_000_000;
+/// A connection with commands outstanding and no reply for this long is dropped.
+const REPLY_TIMEOUT_NS: u64 = 20_000_000_000;
+/// Reconnect delay: first, and the cap.
+const BACKOFF_MIN_MS: u64 = 100;
+const BACKOFF_MAX_MS: u64 = 30_000;
+/// Distinct error-reply kinds reported per endpoint.
+const ERR_KINDS: usize = 4;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Conn {
+    /// Not configured.
+    Unused,
+    /// Waiting until `until` (monotonic ns) before the next connect.
+    Backoff {
+        until: u64,
+    },
+    Connecting {
+        fd: Fd,
+        deadline: u64,
+    },
+    /// AUTH/SELECT sent; `pending` replies to go.
+    Handshake {
+        fd: Fd,
+        pending: u8,
+        deadline: u64,
+    },
+    Ready {
+        fd: Fd,
+    },
+    /// Given up at shutdown; everything left is in the spool.
+    Abandoned,
+}
+
+/// Counters for the summary line.
+#[derive(Clone, Copy, Default)]
+pub struct Stats {
+    pub queued: u64,
+    pub acked: u64,
+    pub spooled: u64,
+    pub dropped: u64,
+    pub reconnects: u64,
+    pub errors: u64,
+    pub duplicates_possible: u64,
+}
+
+pub struct Endpoint {
+    used: bool,
+    pub conf: EndpointConf,
+    conn: Conn,
+    buf: [u8; OUT_BUF],
+    head: usize,
+    sent: usize,
+    tail: usize,
+    reader: Reader,
+    pub spool: Spool,
+    failures: u32,
+    /// When the oldest outstanding command started waiting for its reply.
+    waiting_since: u64,
+    /// The last failure was reported; report recovery.
+    down_reported: bool,
+    lost_lines: u64,
+    lost_bytes: u64,
+    lost_first_ns: u64,
+    lost_last_ns: u64,
+    err_kinds: [ErrWord; ERR_KINDS],
+    pub stats: Stats,
+    rng: u64,
+}
+
+/// Error words that say "not now" rather than "never": the command is kept and retried.
+fn transient(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"NOAUTH"
+            | b"WRONGPASS"
+            | b"NOPERM"
+            | b"LOADING"
+            | b"BUSY"
+            | b"MASTERDOWN"
+            | b"READONLY"
+            | b"TRYAGAIN"
+            | b"CLUSTERDOWN"
+            | b"OOM"
+            | b"MISCONF"
+    )
+}
+
+impl Endpoint {
+    pub const UNUSED: Endpoint = Endpoint {
+        used: false,
+        conf: EndpointConf::EMPTY,
+        conn: Conn::Unused,
+        buf: [0; OUT_BUF],
+        head: 0,
+        sent: 0,
+        tail: 0,
+        reader: Reader::NEW,
+        spool: Spool::NONE,
+        failures: 0,
+        waiting_since: 0,
+        down_reported: false,
+        lost_lines: 0,
+        lost_bytes: 0,
+        lost_first_ns: 0,
+        lost_last_ns: 0,
+        err_kinds: [ErrWord::NONE; ERR_KINDS],
+        stats: Stats {
+            queued: 0,
+            acked: 0,
+            spooled: 0,
+            dropped: 0,
+            reconnects: 0,
+            errors: 0,
+            duplicates_possible: 0,
+        },
+        rng: 0,
+    };
+
+    /// Start using this slot for `conf`; `spool_path` names its spool file.
+    pub fn init(&mut self, conf: EndpointConf, spool_path: &Path, seed: u64) {
+        self.conf = conf;
+        self.used = true;
+        self.conn = Conn::Backoff { until: 0 };
+        self.rng = seed | 1;
+        self.spool.path.clear();
+        self.spool.path.push(spool_path.as_bytes());
+        self.spool.max = conf.url.spool;
+        match self.spool.resume() {
+            Ok(true) => {
+                self.msg(Level::Info)
+                    .s(b": resuming spool ")
+                    .q(self.spool.path.as_bytes())
+                    .s(b" with ")
+                    .n(self.spool.backlog())
+                    .s(b" bytes")
+                    .emit();
+                self.refill();
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.msg(Level::Warn)
+                    .s(b": cannot resume spool ")
+                    .q(self.spool.path.as_bytes())
+                    .s(b": ")
+                    .errno(e)
+                    .emit();
+            }
+        }
+    }
+
+    pub fn in_use(&self) -> bool {
+        self.used
+    }
+
+    /// Start a diagnostics line naming this endpoint (password masked).
+    fn msg(&self, level: Level) -> Msg {
+        let mut m = Msg::new(level);
+        m.s(b"redis ");
+        self.conf.url.write_masked(&mut m);
+        m
+    }
+
+    fn fd(&self) -> Option<Fd> {
+        match self.conn {
+            Conn::Connecting { fd, .. } | Conn::Handshake { fd, .. } | Conn::Ready { fd } => {
+                Some(fd)
+            }
+            _ => None,
+        }
+    }
+
+    // ---- queueing ----
+
+    /// Offer one record; it is queued, spooled, or dropped and counted.
+    pub fn offer(&mut self, rec: &Record, scratch: &mut [u8]) {
+        if !self.used || self.conf.streams & rec.stream.bit() == 0 {
+            return;
+        }
+        let conf = self.conf;
+        if self.lost_lines > 0 && !self.queue_marker(scratch) {
+            self.lose(rec.line.len(), rec.time_ns);
+            return;
+        }
+        let url = &conf.url;
+        let target = url.target.as_bytes();
+        let ok = match url.cmd {
+            Cmd::Publish => self.enqueue(&[b"PUBLISH", target, rec.line], None, scratch),
+            Cmd::Rpush => {
+                let mut n = itoa::Buffer::new();
+                let neg = neg_len(&mut n, url.maxlen);
+                let trim: [&[u8]; 4] = [b"LTRIM", target, neg, b"-1"];
+                let second = if url.maxlen > 0 {
+                    Some(&trim[..])
+                } else {
+                    None
+                };
+                self.enqueue(&[b"RPUSH", target, rec.line], second, scratch)
+            }
+            Cmd::Xadd => {
+                let mut n = itoa::Buffer::new();
+                let max = n.format(url.maxlen).as_bytes();
+                if url.maxlen > 0 {
+                    self.enqueue(
+                        &[
+                            b"XADD", target, b"MAXLEN", b"~", max, b"*", b"log", rec.line,
+                        ],
+                        None,
+                        scratch,
+                    )
+                } else {
+                    self.enqueue(&[b"XADD", target, b"*", b"log", rec.line], None, scratch)
+                }
+            }
+        };
+        if ok {
+            self.stats.queued += 1;
+        } else {
+            self.lose(rec.line.len(), rec.time_ns);
+        }
+    }
+
+    fn lose(&mut self, bytes: usize, t: u64) {
+        if self.lost_lines == 0 {
+            self.lost_first_ns = t;
+            self.msg(Level::Warn)
+                .s(b": backlog full or unavailable, dropping lines (counted)")
+                .emit();
+        }
+        self.lost_lines += 1;
+        self.lost_bytes += bytes as u64;
+        self.lost_last_ns = t;
+        self.stats.dropped += 1;
+    }
+
+    /// Queue the loss marker; return false if there is no room yet.
+    fn queue_marker(&mut self, scratch: &mut [u8]) -> bool {
+        let mut text = [0u8; 160];
+        let mut n = 0;
+        let mut put = |b: &[u8]| {
+            text[n..n + b.len()].copy_from_slice(b);
+            n += b.len();
+        };
+        let (mut a, mut b) = ([0u8; clock::NANOS_LEN], [0u8; clock::NANOS_LEN]);
+        clock::rfc3339_nanos(self.lost_first_ns, &mut a);
+        clock::rfc3339_nanos(self.lost_last_ns, &mut b);
+        put(b"shim-logs: lost ");
+        put(itoa::Buffer::new().format(self.lost_lines).as_bytes());
+        put(b" lines (");
+        put(itoa::Buffer::new().format(self.lost_bytes).as_bytes());
+        put(b" bytes) between ");
+        put(&a);
+        put(b" and ");
+        put(&b);
+        put(b"\n");
+        let conf = self.conf;
+        let target = conf.url.target.as_bytes();
+        let line = &text[..n];
+        let ok = match conf.url.cmd {
+            Cmd::Publish => self.enqueue(&[b"PUBLISH", target, line], None, scratch),
+            Cmd::Rpush => self.enqueue(&[b"RPUSH", target, line], None, scratch),
+            Cmd::Xadd => self.enqueue(&[b"XADD", target, b"*", b"log", line], None, scratch),
+        };
+        if ok {
+            self.msg(Level::Warn)
+                .s(b": lost ")
+                .n(self.lost_lines)
+                .s(b" lines (")
+                .n(self.lost_bytes)
+                .s(b" bytes) between ")
+                .s(&a)
+                .s(b" and ")
+                .s(&b)
+                .emit();
+            self.lost_lines = 0;
+            self.lost_bytes = 0;
+        }
+        ok
+    }
+
+    /// Queue one command (and an optional second, as a unit): buffer, spool, or refuse.
+    fn enqueue(&mut self, a: &[&[u8]], b: Option<&[&[u8]]>, scratch: &mut [u8]) -> bool {
+        let la = resp::len(a);
+        let total = la + b.map_or(0, resp::len);
+        if total > OUT_BUF || total > scratch.len() {
+            return false;
+        }
+        if !self.spool.active() {
+            if OUT_BUF - (self.tail - self.head) >= total {
+                self.compact(total);
+                let t = self.tail;
+                let _ = resp::write(a, &mut self.buf[t..]);
+                if let Some(b) = b {
+                    let _ = resp::write(b, &mut self.buf[t + la..]);
+                }
+                self.tail += total;
+                return true;
+            }
+            if self.spool.max == 0 || self.spool.max < (self.tail - self.head + total) as u64 {
+                return false;
+            }
+            if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
+                self.msg(Level::Error)
+                    .s(b": cannot create spool ")
+                    .q(self.spool.path.as_bytes())
+                    .s(b": ")
+                    .errno(e)
+                    .emit();
+                return false;
+            }
+        }
+        if !self.spool.fits(total) {
+            return false;
+        }
+        let _ = resp::write(a, scratch);
+        if let Some(b) = b {
+            let _ = resp::write(b, &mut scratch[la..]);
+        }
+        match self.spool.append(&scratch[..total]) {
+            Ok(()) => {
+                self.stats.spooled += 1;
+                self.refill();
+                true
+            }
+            Err(e) => {
+                self.msg(Level::Error)
+                    .s(b": spool write failed: ")
+                    .errno(e)
+                    .emit();
+                false
+            }
+        }
+    }
+
+    /// Make room for `need` bytes at the tail by moving the live bytes to the front.
+    fn compact(&mut self, need: usize) {
+        if self.head > 0 && (self.tail + need > OUT_BUF || self.head == self.tail) {
+            self.buf.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.sent -= self.head;
+            self.head = 0;
+        }
+    }
+
+    /// Load spooled commands into the out-buffer's free space.
+    fn refill(&mut self) {
+        if !self.spool.active() || self.spool.loaded >= self.spool.end {
+            return;
+        }
+        self.compact(crate::limits::CMD_MAX);
+        let t = self.tail;
+        match self.spool.load(&mut self.buf[t..]) {
+            Load::Bytes(n) => self.tail += n,
+            Load::Corrupt(at) => {
+                let lost = self.spool.end - at;
+                self.msg(Level::Error)
+                    .s(b": spool is damaged at offset ")
+                    .n(at)
+                    .s(b"; ")
+                    .n(lost)
+                    .s(b" bytes after it are lost")
+                    .emit();
+                self.spool.truncate(at);
+                if self.head == self.tail {
+                    self.spool.remove();
+                }
+            }
+        }
+    }
+
+    // ---- connection ----
+
+    /// Return the fd and events to poll for, if any.
+    pub fn poll_events(&self) -> Option<(Fd, i16)> {
+        match self.conn {
+            Conn::Connecting { fd, .. } => Some((fd, sys::POLLOUT)),
+            Conn::Handshake { fd, .. } => Some((fd, sys::POLLIN)),
+            Conn::Ready { fd } => {
+                let out = if self.sent < self.tail {
+                    sys::POLLOUT
+                } else {
+                    0
+                };
+                Some((fd, sys::POLLIN | out))
+            }
+            _ => None,
+        }
+    }
+
+    /// Return the next time (monotonic ns) this endpoint needs a turn, if any.
+    pub fn deadline(&self) -> Option<u64> {
+        match self.conn {
+            Conn::Backoff { until } => Some(until),
+            Conn::Connecting { deadline, .. } | Conn::Handshake { deadline, .. } => Some(deadline),
+            Conn::Ready { .. } if self.head < self.sent => {
+                Some(self.waiting_since + REPLY_TIMEOUT_NS)
+            }
+            _ => None,
+        }
+    }
+
+    /// Drop the connection and schedule a retry with exponential backoff and jitter.
+    fn fail(&mut self, now: u64, what: &[u8], e: Option<Errno>, word: Option<&[u8]>) {
+        if let Some(fd) = self.fd() {
+            sys::close(fd);
+        }
+        if matches!(self.conn, Conn::Ready { .. }) {
+            self.stats.reconnects += 1;
+            if self.head < self.sent {
+                self.stats.duplicates_possible += 1;
+            }
+        }
+        self.reader.reset();
+        self.sent = self.head;
+        let exp = self.failures.min(10);
+        let max = (BACKOFF_MIN_MS << exp).min(BACKOFF_MAX_MS);
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let delay_ms = max / 2 + self.rng % (max / 2 + 1);
+        self.failures += 1;
+        self.conn = Conn::Backoff {
+            until: now + delay_ms * 1_000_000,
+        };
+        if !self.down_reported {
+            self.down_reported = true;
+            let mut m = self.msg(Level::Warn);
+            m.s(b": ").s(what);
+            if let Some(e) = e {
+                m.s(b": ").errno(e);
+            }
+            if let Some(w) = word {
+                m.s(b": ").q(w);
+            }
+            m.s(b"; retrying with backoff, lines are kept").emit();
+        }
+    }
+
+    fn start_connect(&mut self, now: u64, scratch: &mut [u8]) {
+        let url = self.conf.url;
+        let addr = match url.host {
+            Host::V4(ip) => sys::SockAddr::V4(ip, url.port),
+            Host::V6(ip) => sys::SockAddr::V6(ip, url.port),
+            Host::Name => match hosts_file(url.host_text.as_bytes(), scratch) {
+                Some(Addr::V4(ip)) => sys::SockAddr::V4(ip, url.port),
+                Some(Addr::V6(ip)) => sys::SockAddr::V6(ip, url.port),
+                None => {
+                    return self.fail(
+                        now,
+                        b"cannot resolve host (only /etc/hosts is read)",
+                        None,
+                        None,
+                    )
+                }
+            },
+        };
+        match sys::tcp_connect(&addr) {
+            Ok((fd, true)) => self.connected(fd, now),
+            Ok((fd, false)) => {
+                self.conn = Conn::Connecting {
+                    fd,
+                    deadline: now + CONNECT_TIMEOUT_NS,
+                }
+            }
+            Err(e) => self.fail(now, b"connect failed", Some(e), None),
+        }
+    }
+
+    /// The TCP connection is up: authenticate and select, or go straight to Ready.
+    fn connected(&mut self, fd: Fd, now: u64) {
+        let url = self.conf.url;
+        let mut hs = [0u8; 512];
+        let mut n = 0;
+        let mut pending = 0u8;
+        if url.has_pass {
+            let r = if url.user.is_empty() {
+                resp::write(&[b"AUTH", url.pass.as_bytes()], &mut hs)
+            } else {
+                resp::write(
+                    &[b"AUTH", url.user.as_bytes(), url.pass.as_bytes()],
+                    &mut hs,
+                )
+            };
+            n += r.unwrap_or(0);
+            pending += 1;
+        }
+        if let Some(db) = url.db {
+            let mut d = itoa::Buffer::new();
+            n += resp::write(&[b"SELECT", d.format(db).as_bytes()], &mut hs[n..]).unwrap_or(0);
+            pending += 1;
+        }
+        if pending == 0 {
+            return self.ready(fd);
+        }
+        self.conn = Conn::Handshake {
+            fd,
+            pending,
+            deadline: now + CONNECT_TIMEOUT_NS,
+        };
+        match sys::send(fd, &hs[..n]) {
+            Ok(w) if w == n => {}
+            Ok(_) => self.fail(now, b"handshake did not fit the socket buffer", None, None),
+            Err(e) => self.fail(now, b"send failed", Some(e), None),
+        }
+        hs.fill(0);
+    }
+
+    fn ready(&mut self, fd: Fd) {
+        self.conn = Conn::Ready { fd };
+        self.sent = self.head;
+        if self.down_reported {
+            self.down_reported = false;
+            self.msg(Level::Info).s(b": connected").emit();
+        }
+    }
+
+    /// Handle poll results for this endpoint's socket.
+    pub fn handle(&mut self, revents: i16, now: u64, recv: &mut [u8; RECV_BUF]) {
+        if revents == 0 {
+            return;
+        }
+        match self.conn {
+            Conn::Connecting { fd, .. } => match sys::socket_error(fd) {
+                Ok(()) => {
+                    self.failures = 0;
+                    self.connected(fd, now)
+                }
+                Err(e) => self.fail(now, b"connect failed", Some(e), None),
+            },
+            Conn::Handshake { fd, .. } | Conn::Ready { fd } => {
+                if revents & sys::POLLIN != 0 || revents & (sys::POLLERR | sys::POLLHUP) != 0 {
+                    self.receive(fd, now, recv);
+                }
+                if revents & sys::POLLNVAL != 0 {
+                    self.fail(now, b"socket invalid", None, None);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn receive(&mut self, fd: Fd, now: u64, recv: &mut [u8; RECV_BUF]) {
+        for _ in 0..64 {
+            match sys::read(fd, recv) {
+                Ok(sys::Read::Data(n)) => {
+                    if let Err(why) = self.replies(&recv[..n], now) {
+                        return self.fail(now, why, None, None);
+                    }
+                    if self.fd() != Some(fd) {
+                        return; // the connection was dropped while handling replies
+                    }
+                }
+                Ok(sys::Read::WouldBlock) => return,
+                Ok(sys::Read::Eof) => {
+                    return self.fail(now, b"connection closed by peer", None, None)
+                }
+                Err(e) => return self.fail(now, b"receive failed", Some(e), None),
+            }
+        }
+    }
+
+    /// Match replies to the oldest commands.
+    fn replies(&mut self, data: &[u8], now: u64) -> Result<(), &'static [u8]> {
+        let mut reader = core::mem::replace(&mut self.reader, Reader::NEW);
+        let mut fault: Option<&'static [u8]> = None;
+        let r = reader.feed(data, &mut |reply| {
+            if fault.is_none() {
+                fault = self.on_reply(reply, now).err();
+            }
+        });
+        self.reader = reader;
+        if let Err(e) = r {
+            return Err(e.text());
+        }
+        match fault {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    fn on_reply(&mut self, reply: Reply, now: u64) -> Result<(), &'static [u8]> {
+        if let Conn::Handshake {
+            fd,
+            pending,
+            deadline,
+        } = self.conn
+        {
+            if let Reply::Err(w) = reply {
+                self.fail(
+                    now,
+                    b"authentication or SELECT refused",
+                    None,
+                    Some(w.as_bytes()),
+                );
+                return Ok(());
+            }
+            if pending > 1 {
+                self.conn = Conn::Handshake {
+                    fd,
+                    pending: pending - 1,
+                    deadline,
+                };
+            } else {
+                self.ready(fd);
+            }
+            return Ok(());
+        }
+        if !matches!(self.conn, Conn::Ready { .. }) {
+            return Ok(()); // replies after a failure in the same batch
+        }
+        let n = match resp::command_end(&self.buf[self.head..self.tail]) {
+            End::Complete(n) if self.head + n <= self.sent => n,
+            _ => return Err(b"reply without a command"),
+        };
+        if let Reply::Err(w) = reply {
+            if transient(w.as_bytes()) {
+                self.fail(now, b"command refused for now", None, Some(w.as_bytes()));
+                return Ok(());
+            }
+            self.stats.errors += 1;
+            self.note_error(w);
+        }
+        self.head += n;
+        self.stats.acked += 1;
+        self.waiting_since = now;
+        if self.spool.active() && self.spool.ack(n) {
+            self.msg(Level::Info).s(b": spool drained").emit();
+        }
+        if self.head == self.tail {
+            self.head = 0;
+            self.sent = 0;
+            self.tail = 0;
+        }
+        Ok(())
+    }
+
+    /// Report an error-reply kind the first time it is seen.
+    fn note_error(&mut self, w: ErrWord) {
+        for k in self.err_kinds.iter_mut() {
+            if *k == w {
+                return;
+            }
+            if k.as_bytes().is_empty() {
+                *k = w;
+                self.msg(Level::Warn)
+                    .s(b": Redis answered ")
+                    .q(w.as_bytes())
+                    .s(b"; the line is not stored there (reported once per kind)")
+                    .emit();
+                return;
+            }
+        }
+    }
+
+    /// Run timers: retries, connect and reply timeouts, spool refill, pending marker.
+    pub fn tick(&mut self, now: u64, scratch: &mut [u8]) {
+        match self.conn {
+            Conn::Backoff { until } if now >= until => self.start_connect(now, scratch),
+            Conn::Connecting { deadline, .. } if now >= deadline => {
+                self.fail(now, b"connect timed out", None, None)
+            }
+            Conn::Handshake { deadline, .. } if now >= deadline => {
+                self.fail(now, b"no answer to AUTH/SELECT", None, None)
+            }
+            Conn::Ready { .. }
+                if self.head < self.sent && now >= self.waiting_since + REPLY_TIMEOUT_NS =>
+            {
+                self.fail(now, b"no reply for 20 s", None, None)
+            }
+            _ => {}
+        }
+        self.refill();
+        if self.lost_lines > 0 {
+            self.queue_marker(scratch);
+        }
+    }
+
+    /// Send whatever is pending, if connected.
+    pub fn flush(&mut self, now: u64) {
+        if let Conn::Ready { fd } = self.conn {
+            while self.sent < self.tail {
+                match sys::send(fd, &self.buf[self.sent..self.tail]) {
+                    Ok(n) => {
+                        if self.head == self.sent {
+                            self.waiting_since = now;
+                        }
+                        self.sent += n;
+                    }
+                    Err(sys::EAGAIN) => break,
+                    Err(e) => return self.fail(now, b"send failed", Some(e), None),
+                }
+            }
+        }
+    }
+
+    /// Is everything acknowledged (or is the endpoint given up)?
+    pub fn settled(&self) -> bool {
+        match self.conn {
+            Conn::Unused | Conn::Abandoned => true,
+            _ => self.head == self.tail && !self.spool.active() && self.lost_lines == 0,
+        }
+    }
+
+    /// Is the endpoint waiting to retry (so shutdown need not wait for it)?
+    pub fn is_down(&self) -> bool {
+        matches!(self.conn, Conn::Backoff { .. }) && self.failures > 0
+    }
+
+    /// At exit: keep what is not acknowledged in the spool, close, and summarise.
+    pub fn finish(&mut self) {
+        if !self.in_use() {
+            return;
+        }
+        if let Some(fd) = self.fd() {
+            sys::close(fd);
+        }
+        self.conn = Conn::Abandoned;
+        let mut left = 0u64;
+        if self.head < self.tail && !self.spool.active() {
+            if self.spool.max > 0 {
+                if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
+                    self.msg(Level::Error)
+                        .s(b": cannot create spool at exit: ")
+                        .errno(e)
+                        .emit();
+                    left = count_commands(&self.buf[self.head..self.tail]);
+                }
+            } else {
+                left = count_commands(&self.buf[self.head..self.tail]);
+            }
+        }
+        let backlog = if self.spool.active() {
+            self.spool.backlog()
+        } else {
+            0
+        };
+        self.spool.close();
+        let s = self.stats;
+        let mut m = self.msg(Level::Info);
+        m.s(b": queued ")
+            .n(s.queued)
+            .s(b" acked ")
+            .n(s.acked)
+            .s(b" spooled ")
+            .n(s.spooled)
+            .s(b" dropped ")
+            .n(s.dropped + left)
+            .s(b" errors ")
+            .n(s.errors)
+            .s(b" reconnects ")
+            .n(s.reconnects)
+            .s(b" backlog ")
+            .n(backlog)
+            .s(b" bytes");
+        if self.lost_lines > 0 {
+            m.s(b"; ")
+                .n(self.lost_lines)
+                .s(b" lines lost without a marker yet");
+        }
+        m.emit();
+    }
+}
+
+/// Render `-n` for LTRIM.
+fn neg_len(buf: &mut itoa::Buffer, n: u64) -> &[u8] {
+    buf.format(-(n.min(i64::MAX as u64) as i64)).as_bytes()
+}
+
+fn count_commands(mut s: &[u8]) -> u64 {
+    let mut n = 0;
+    while let End::Complete(l) = resp::command_end(s) {
+        s = &s[l..];
+        n += 1;
+    }
+    n
+}
+
+/// Look `name` up in /etc/hosts, reading it into `scratch`.
+pub fn hosts_file(name: &[u8], scratch: &mut [u8]) -> Option<Addr> {
+    let mut p = Path::new();
+    p.push(b"/etc/hosts");
+    let fd = sys::open(&p, sys::O_RDONLY | sys::O_NONBLOCK, 0).ok()?;
+    let mut n = 0;
+    while n < scratch.len() {
+        match sys::read(fd, &mut scratch[n..]) {
+            Ok(sys::Read::Data(k)) => n += k,
+            _ => break,
+        }
+    }
+    sys::close(fd);
+    resolve::hosts_lookup(&scratch[..n], name)
+}

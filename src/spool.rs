@@ -1,0 +1,296 @@
+//! An endpoint's on-disk backlog `<id>.<hash>.spool` (sink, shell).
+//!
+//! The file is a 32-byte header (magic, acknowledged offset) followed by RESP
+//! commands exactly as they will be sent. While a spool exists, the
+//! endpoint's out-buffer always mirrors `file[acked..loaded]`: new records are
+//! appended at `end`, whole commands are loaded into the out-buffer as it
+//! frees up, and each reply moves `acked` on. When `acked` reaches `end` the
+//! file is removed. The header's offset is rewritten as acknowledgements come,
+//! so the next logger for the same container resumes where this one stopped
+//! (at-least-once: a few commands may be sent twice). Acknowledged ranges are
+//! punched out of the file, so the disk holds only the backlog.
+
+use crate::encode::resp::{self, End};
+use crate::sys::{self, Errno, Fd, Path};
+
+pub const MAGIC: &[u8; 8] = b"SHMSPL01";
+pub const HEADER: u64 = 32;
+/// Rewrite the header after this many acknowledged bytes.
+const PERSIST_EVERY: u64 = 64 * 1024;
+/// Free disk blocks after this many acknowledged bytes.
+const PUNCH_EVERY: u64 = 1 << 20;
+
+pub struct Spool {
+    /// Valid only while `open`. NOTE(memory): no -1 sentinel, so the
+    /// initial state is all zero bytes and the static state stays in .bss.
+    fd: Fd,
+    open: bool,
+    pub path: Path,
+    /// Append position (file offset).
+    pub end: u64,
+    /// Next byte to load into the out-buffer.
+    pub loaded: u64,
+    /// First byte not yet acknowledged.
+    pub acked: u64,
+    persisted: u64,
+    punched: u64,
+    /// Bound on the backlog (`end - acked`), in bytes; 0 = spooling off.
+    pub max: u64,
+}
+
+/// What loading found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Load {
+    /// This many bytes of whole commands were loaded.
+    Bytes(usize),
+    /// The file holds something that is not a command from this offset on.
+    Corrupt(u64),
+}
+
+impl Spool {
+    pub const NONE: Spool = Spool {
+        fd: 0,
+        open: false,
+        path: Path::new(),
+        end: 0,
+        loaded: 0,
+        acked: 0,
+        persisted: 0,
+        punched: 0,
+        max: 0,
+    };
+
+    pub fn active(&self) -> bool {
+        self.open
+    }
+
+    /// Return the backlog in bytes.
+    pub fn backlog(&self) -> u64 {
+        self.end - self.acked
+    }
+
+    /// Open the spool an earlier logger left, if any; `Ok(false)` if there is none.
+    pub fn resume(&mut self) -> Result<bool, Errno> {
+        let fd = match sys::open(&self.path, sys::O_RDWR | sys::O_NOFOLLOW, 0) {
+            Ok(fd) => fd,
+            Err(sys::ENOENT) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mut hdr = [0u8; HEADER as usize];
+        let size = sys::file_size(fd).unwrap_or(0);
+        let ok = sys::is_regular(fd)
+            && sys::pread(fd, &mut hdr, 0) == Ok(HEADER as usize)
+            && &hdr[..8] == MAGIC;
+        if !ok {
+            sys::close(fd);
+            return Err(sys::EINVAL);
+        }
+        let acked = u64::from_le_bytes([
+            hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15],
+        ]);
+        self.fd = fd;
+        self.open = true;
+        self.end = size;
+        self.acked = acked.clamp(HEADER, size.max(HEADER));
+        self.loaded = self.acked;
+        self.persisted = self.acked;
+        self.punched = self.acked;
+        if self.acked >= self.end {
+            self.remove();
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Create a fresh spool file whose first bytes are `unacked` (the out-buffer's content).
+    pub fn create(&mut self, unacked: &[u8]) -> Result<(), Errno> {
+        let fd = sys::open(
+            &self.path,
+            sys::O_RDWR | sys::O_CREAT | sys::O_NOFOLLOW,
+            0o600,
+        )?;
+        if !sys::is_regular(fd) {
+            sys::close(fd);
+            return Err(sys::EINVAL);
+        }
+        let mut hdr = [0u8; HEADER as usize];
+        hdr[..8].copy_from_slice(MAGIC);
+        hdr[8..16].copy_from_slice(&HEADER.to_le_bytes());
+        let r = sys::ftruncate(fd, 0)
+            .and_then(|_| write_at(fd, &hdr, 0))
+            .and_then(|_| write_at(fd, unacked, HEADER));
+        if let Err(e) = r {
+            sys::close(fd);
+            let _ = sys::unlink(&self.path);
+            return Err(e);
+        }
+        self.fd = fd;
+        self.open = true;
+        self.acked = HEADER;
+        self.persisted = HEADER;
+        self.punched = HEADER;
+        self.end = HEADER + unacked.len() as u64;
+        self.loaded = self.end;
+        Ok(())
+    }
+
+    /// Would `n` more bytes stay within the bound?
+    pub fn fits(&self, n: usize) -> bool {
+        self.backlog() + n as u64 <= self.max
+    }
+
+    /// Append one whole command; on failure the file is left as it was.
+    pub fn append(&mut self, cmd: &[u8]) -> Result<(), Errno> {
+        if let Err(e) = write_at(self.fd, cmd, self.end) {
+            let _ = sys::ftruncate(self.fd, self.end);
+            return Err(e);
+        }
+        self.end += cmd.len() as u64;
+        Ok(())
+    }
+
+    /// Load whole commands from `loaded` into `into`.
+    pub fn load(&mut self, into: &mut [u8]) -> Load {
+        let want = ((self.end - self.loaded) as usize).min(into.len());
+        if want == 0 {
+            return Load::Bytes(0);
+        }
+        let got = match sys::pread(self.fd, &mut into[..want], self.loaded) {
+            Ok(n) => n,
+            Err(_) => return Load::Bytes(0),
+        };
+        let mut used = 0;
+        loop {
+            match resp::command_end(&into[used..got]) {
+                End::Complete(n) => used += n,
+                End::Incomplete
+                    if used > 0
+                        || (got < into.len()
+                            && got == want
+                            && self.loaded + (got as u64) < self.end) =>
+                {
+                    break
+                }
+                End::Incomplete if got == into.len() => break,
+                End::Incomplete | End::Invalid => {
+                    if used == 0 {
+                        return Load::Corrupt(self.loaded);
+                    }
+                    break;
+                }
+            }
+        }
+        self.loaded += used as u64;
+        Load::Bytes(used)
+    }
+
+    /// Cut the file at `at` (dropping a corrupt tail).
+    pub fn truncate(&mut self, at: u64) {
+        let _ = sys::ftruncate(self.fd, at);
+        self.end = at;
+        self.loaded = self.loaded.min(at);
+    }
+
+    /// Acknowledge `n` bytes; return true when the spool is drained and removed.
+    pub fn ack(&mut self, n: usize) -> bool {
+        self.acked += n as u64;
+        if self.acked >= self.end {
+            self.remove();
+            return true;
+        }
+        if self.acked - self.persisted >= PERSIST_EVERY {
+            self.persist();
+        }
+        if self.acked - self.punched >= PUNCH_EVERY {
+            sys::punch_hole(self.fd, self.punched, self.acked - self.punched);
+            self.punched = self.acked;
+        }
+        false
+    }
+
+    /// Write the acknowledged offset into the header.
+    pub fn persist(&mut self) {
+        if self.open && self.persisted != self.acked {
+            let _ = write_at(self.fd, &self.acked.to_le_bytes(), 8);
+            self.persisted = self.acked;
+        }
+    }
+
+    /// Forget what was loaded but not acknowledged (it is reloaded later).
+    pub fn unload(&mut self) {
+        self.loaded = self.acked;
+    }
+
+    /// Delete the drained file.
+    pub fn remove(&mut self) {
+        let _ = sys::unlink(&self.path);
+        if self.open {
+            sys::close(self.fd);
+        }
+        self.open = false;
+        self.end = 0;
+        self.loaded = 0;
+        self.acked = 0;
+    }
+
+    /// Persist and close (at exit).
+    pub fn close(&mut self) {
+        if self.open {
+            self.persist();
+            sys::close(self.fd);
+            self.open = false;
+        }
+    }
+}
+
+fn write_at(fd: Fd, mut b: &[u8], mut off: u64) -> Result<(), Errno> {
+    while !b.is_empty() {
+        let n = sys::pwrite(fd, b, off)?;
+        if n == 0 {
+            return Err(sys::EIO);
+        }
+        b = &b[n..];
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: names a spool after its endpoint's identity.
+pub struct Fnv(pub u64);
+
+impl Fnv {
+    pub const NEW: Fnv = Fnv(0xcbf2_9ce4_8422_2325);
+}
+
+impl crate::url::Out for Fnv {
+    fn put(&mut self, b: &[u8]) {
+        for &c in b {
+            self.0 ^= c as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Write `v` as 16 lowercase hex digits.
+pub fn hex16(v: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = HEX[((v >> (60 - 4 * i)) & 15) as usize];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::url::Out;
+
+    #[test]
+    fn fnv_known_value() {
+        let mut h = Fnv::NEW;
+        h.put(b"a");
+        assert_eq!(h.0, 0xaf63dc4c8601ec8c);
+        assert_eq!(&hex16(0x0123456789abcdef), b"0123456789abcdef");
+    }
+}
