@@ -97,16 +97,7 @@ mod tests {
         for ok in [&b"a"[..], b"abc123", b"a.b-c_d", b"8f3e2b1c"] {
             assert!(valid_id(ok), "{:?}", ok);
         }
-        for bad in [
-            &b""[..],
-            b"../x",
-            b"a/b",
-            b".a",
-            b"a.",
-            b"a..b",
-            b"a b",
-            b"a\0",
-        ] {
+        for bad in [&b""[..], b"../x", b"a/b", b".a", b"a.", b"a..b", b"a b", b"a\0"] {
             assert!(!valid_id(bad), "{:?}", bad);
         }
         assert!(valid_id(&[b'a'; 76]));
@@ -135,10 +126,7 @@ mod tests {
             Mode::Run(r) => assert!(r.bad_root && r.root == DEFAULT_ROOT),
             _ => panic!(),
         }
-        assert!(matches!(
-            parse(&[b"check", b"f.json"]),
-            Mode::Check(b"f.json")
-        ));
+        assert!(matches!(parse(&[b"check", b"f.json"]), Mode::Check(b"f.json")));
         assert!(matches!(parse(&[b"--version", b""]), Mode::Version));
     }
 }

@@ -212,10 +212,7 @@ fn entry(
                 }
                 data = Some(vpos);
             }
-            other => w.warn(
-                key.start,
-                &[b"unknown key \"", printable(other), b"\" ignored"],
-            ),
+            other => w.warn(key.start, &[b"unknown key \"", printable(other), b"\" ignored"]),
         }
         p.skip_rest(v).map_err(jerr)?;
     }
@@ -243,10 +240,7 @@ fn entry(
             file_data(s, d, cfg, w)
         }
         other => {
-            w.warn(
-                ty.start,
-                &[b"unknown type \"", printable(other), b"\": entry skipped"],
-            );
+            w.warn(ty.start, &[b"unknown type \"", printable(other), b"\": entry skipped"]);
             Ok(())
         }
     }
@@ -289,10 +283,7 @@ fn redis_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result
             b"stdout" => STDOUT_BIT,
             b"stderr" => STDERR_BIT,
             other => {
-                w.warn(
-                    key.start,
-                    &[b"unknown key \"", printable(other), b"\" ignored"],
-                );
+                w.warn(key.start, &[b"unknown key \"", printable(other), b"\" ignored"]);
                 p.skip_rest(v).map_err(jerr)?;
                 continue;
             }
@@ -429,10 +420,7 @@ fn file_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result<
                 4
             }
             other => {
-                w.warn(
-                    key.start,
-                    &[b"unknown key \"", printable(other), b"\" ignored"],
-                );
+                w.warn(key.start, &[b"unknown key \"", printable(other), b"\" ignored"]);
                 p.skip_rest(v).map_err(jerr)?;
                 continue;
             }
@@ -485,8 +473,7 @@ mod tests {
 
     #[test]
     fn original_schema_merges_same_url() {
-        let (r, c, _) =
-            run(br#"[{"type":"redis","data":{"stdout":"redis://h/c","stderr":"redis://h/c"}}]"#);
+        let (r, c, _) = run(br#"[{"type":"redis","data":{"stdout":"redis://h/c","stderr":"redis://h/c"}}]"#);
         assert!(r.is_ok());
         assert_eq!(c.count, 1);
         assert_eq!(c.endpoints[0].streams, STDOUT_BIT | STDERR_BIT);
@@ -494,8 +481,7 @@ mod tests {
 
     #[test]
     fn data_before_type_and_two_channels() {
-        let (r, c, _) =
-            run(br#"[{"data":{"stderr":"redis://h/e","stdout":"redis://h/o"},"type":"redis"}]"#);
+        let (r, c, _) = run(br#"[{"data":{"stderr":"redis://h/e","stdout":"redis://h/o"},"type":"redis"}]"#);
         assert!(r.is_ok());
         assert_eq!(c.count, 2);
         assert_eq!(c.endpoints[0].streams, STDOUT_BIT);
@@ -505,23 +491,18 @@ mod tests {
 
     #[test]
     fn unknown_type_and_key_warn() {
-        let (r, c, w) =
-            run(br#"[{"type":"kafka","data":{}},{"type":"redis","x":1,"data":{"stdout":null}}]"#);
+        let (r, c, w) = run(br#"[{"type":"kafka","data":{}},{"type":"redis","x":1,"data":{"stdout":null}}]"#);
         assert!(r.is_ok());
         assert_eq!(c.count, 0);
         assert_eq!(
             w.0,
-            [
-                "unknown type \"kafka\": entry skipped",
-                "unknown key \"x\" ignored"
-            ]
+            ["unknown type \"kafka\": entry skipped", "unknown key \"x\" ignored"]
         );
     }
 
     #[test]
     fn file_entry() {
-        let (r, c, _) =
-            run(br#"[{"type":"file","data":{"format":"cri","max-size":1048576,"max-files":"3"}}]"#);
+        let (r, c, _) = run(br#"[{"type":"file","data":{"format":"cri","max-size":1048576,"max-files":"3"}}]"#);
         assert!(r.is_ok());
         assert_eq!(
             c.file,
@@ -564,11 +545,7 @@ mod tests {
                 s.push(b',');
             }
             s.extend_from_slice(
-                std::format!(
-                    r#"{{"type":"redis","data":{{"stdout":"redis://h/c{}"}}}}"#,
-                    i
-                )
-                .as_bytes(),
+                std::format!(r#"{{"type":"redis","data":{{"stdout":"redis://h/c{}"}}}}"#, i).as_bytes(),
             );
         }
         s.push(b']');

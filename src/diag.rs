@@ -102,10 +102,7 @@ impl Msg {
 
     /// Append an errno's text.
     pub fn errno(&mut self, e: sys::Errno) -> &mut Msg {
-        self.s(sys::strerror(e))
-            .s(b" (errno ")
-            .n(e.0 as u64)
-            .s(b")")
+        self.s(sys::strerror(e)).s(b" (errno ").n(e.0 as u64).s(b")")
     }
 
     /// Return the text so far (for tests and `check`).

@@ -70,10 +70,7 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
         diag::set_fd(sys::STDERR);
     }
     let mut m = Msg::new(Level::Info);
-    m.s(b"shim-logs ")
-        .s(VERSION)
-        .s(b" start pid ")
-        .n(sys::getpid() as u64);
+    m.s(b"shim-logs ").s(VERSION).s(b" start pid ").n(sys::getpid() as u64);
     m.s(b" id ").s(id).s(b" namespace ").s(ns).emit();
     if let Some(e) = dir_err {
         Msg::new(Level::Error)
@@ -87,11 +84,7 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
             .emit();
     }
     for k in a.unknown.iter().take(a.unknown_count.min(a.unknown.len())) {
-        Msg::new(Level::Warn)
-            .s(b"unknown argument ")
-            .q(k)
-            .s(b" ignored")
-            .emit();
+        Msg::new(Level::Warn).s(b"unknown argument ").q(k).s(b" ignored").emit();
     }
 
     load_config(a.root, ns, id, st);
@@ -150,9 +143,7 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
         ep.finish();
     }
     let mut m = Msg::new(Level::Info);
-    m.s(b"exit: local file ")
-        .n(st.file.written)
-        .s(b" bytes written");
+    m.s(b"exit: local file ").n(st.file.written).s(b" bytes written");
     if st.file.lost_bytes > 0 {
         m.s(b", ").n(st.file.lost_bytes).s(b" bytes lost");
     }
@@ -256,9 +247,7 @@ fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
             st.config = config::Config::EMPTY;
             rep.level = Level::Error;
             let mut m = rep.at(e.pos);
-            m.s(e.kind.text())
-                .s(b"; config ignored, local file only")
-                .emit();
+            m.s(e.kind.text()).s(b"; config ignored, local file only").emit();
         }
     }
 }
@@ -341,7 +330,10 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
         // Time to go?
         if !sources[0].is_open() && !sources[1].is_open() {
             let d = *deadline.get_or_insert(now + SHUTDOWN_NS);
-            let settled = st.endpoints.iter().all(|e| e.settled() || e.is_down());
+            for ep in st.endpoints.iter_mut() {
+                ep.hurry(now);
+            }
+            let settled = st.endpoints.iter().all(|e| e.settled());
             if settled || now >= d {
                 if !settled {
                     Msg::new(Level::Warn)
@@ -355,14 +347,7 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
 }
 
 /// Read what a pipe has (bounded per turn) and hand its records to every sink.
-fn read_stream(
-    st: &mut State,
-    src: &mut Source,
-    i: usize,
-    seq: &mut u64,
-    terminating: bool,
-    _now: u64,
-) {
+fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, terminating: bool, _now: u64) {
     for _ in 0..READS_PER_TURN {
         let frame = &mut st.frames[i];
         let (eof, stop) = match sys::read(src.fd, frame.space()) {

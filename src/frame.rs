@@ -64,13 +64,11 @@ impl Frame {
                 end: from + i + 1,
                 partial: false,
             },
-            None if self.len > self.start && (eof || (self.start == 0 && self.len == LINE_MAX)) => {
-                Chunk {
-                    start: self.start,
-                    end: self.len,
-                    partial: true,
-                }
-            }
+            None if self.len > self.start && (eof || (self.start == 0 && self.len == LINE_MAX)) => Chunk {
+                start: self.start,
+                end: self.len,
+                partial: true,
+            },
             None => {
                 self.scanned = self.len;
                 return None;

@@ -135,10 +135,7 @@ impl<'a> Parser<'a> {
     }
 
     fn err<T>(&self, kind: ErrorKind) -> Result<T, Error> {
-        Err(Error {
-            kind,
-            pos: self.pos,
-        })
+        Err(Error { kind, pos: self.pos })
     }
 
     fn skip_ws(&mut self) {
@@ -170,11 +167,7 @@ impl<'a> Parser<'a> {
         }
         self.depth += 1;
         self.pos += 1;
-        self.want = if object {
-            Want::KeyOrClose
-        } else {
-            Want::ValueOrClose
-        };
+        self.want = if object { Want::KeyOrClose } else { Want::ValueOrClose };
         Ok(())
     }
 
@@ -189,11 +182,7 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
         self.pos += 1;
         self.after_value();
-        Ok(if object {
-            Event::EndObject
-        } else {
-            Event::EndArray
-        })
+        Ok(if object { Event::EndObject } else { Event::EndArray })
     }
 
     /// Return the next event.
@@ -217,11 +206,7 @@ impl<'a> Parser<'a> {
                 Want::CommaOrClose => match b {
                     b',' => {
                         self.pos += 1;
-                        self.want = if self.in_object() {
-                            Want::Key
-                        } else {
-                            Want::Value
-                        };
+                        self.want = if self.in_object() { Want::Key } else { Want::Value };
                     }
                     b'}' => return self.pop(true),
                     b']' => return self.pop(false),
@@ -327,10 +312,7 @@ impl<'a> Parser<'a> {
                 });
             }
         }
-        Ok(Span {
-            start,
-            end: self.pos,
-        })
+        Ok(Span { start, end: self.pos })
     }
 
     /// Scan a string starting at the opening quote; validate escapes and UTF-8.
@@ -344,19 +326,14 @@ impl<'a> Parser<'a> {
             };
             match b {
                 b'"' => {
-                    let span = Span {
-                        start,
-                        end: self.pos,
-                    };
+                    let span = Span { start, end: self.pos };
                     self.pos += 1;
                     return Ok(span);
                 }
                 b'\\' => {
                     let e = self.s.get(self.pos + 1).copied();
                     match e {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 2
-                        }
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 2,
                         Some(b'u') => {
                             let hex = self.s.get(self.pos + 2..self.pos + 6);
                             if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
@@ -569,8 +546,7 @@ mod tests {
 
     #[test]
     fn config_shape() {
-        let s =
-            br#"[{"type": "redis", "data": {"stdout": "redis://h/c", "n": -1.5e3, "b": true}}]"#;
+        let s = br#"[{"type": "redis", "data": {"stdout": "redis://h/c", "n": -1.5e3, "b": true}}]"#;
         let ev = events(s).unwrap();
         assert_eq!(ev.len(), 16);
         assert_eq!(ev[2], Event::Key(Span { start: 3, end: 7 }));

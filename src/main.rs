@@ -98,10 +98,7 @@ pub fn run(argv: &sys::Args, st: &'static mut State) -> i32 {
     }
     match args::parse(&list[..n]) {
         args::Mode::Version => {
-            Msg::plain()
-                .s(b"shim-logs ")
-                .s(VERSION)
-                .emit_to(sys::STDOUT);
+            Msg::plain().s(b"shim-logs ").s(VERSION).emit_to(sys::STDOUT);
             EXIT_OK
         }
         args::Mode::Help => {
@@ -155,10 +152,7 @@ impl ReadError {
         match self {
             ReadError::Sys(e) => m.errno(e),
             ReadError::NotRegular => m.s(b"not a regular file"),
-            ReadError::TooLarge => m
-                .s(b"larger than ")
-                .n(limits::CONFIG_MAX as u64)
-                .s(b" bytes"),
+            ReadError::TooLarge => m.s(b"larger than ").n(limits::CONFIG_MAX as u64).s(b" bytes"),
         };
     }
 }
@@ -176,20 +170,11 @@ impl ConfigReport<'_> {
     /// Start a message located at byte `pos`.
     pub fn at(&self, pos: usize) -> Msg {
         let (line, col) = json::line_col(self.text, pos);
-        let mut m = if self.plain {
-            Msg::plain()
-        } else {
-            Msg::new(self.level)
-        };
+        let mut m = if self.plain { Msg::plain() } else { Msg::new(self.level) };
         if !self.plain {
             m.s(b"config ");
         }
-        m.q(self.name)
-            .s(b":")
-            .n(line as u64)
-            .s(b":")
-            .n(col as u64)
-            .s(b": ");
+        m.q(self.name).s(b":").n(line as u64).s(b":").n(col as u64).s(b": ");
         m
     }
 }
@@ -214,10 +199,7 @@ fn check(file: &[u8], st: &mut State) -> i32 {
     let n = match read_file(&path, &mut st.scratch) {
         Ok(Some(n)) => n,
         Ok(None) => {
-            Msg::plain()
-                .q(file)
-                .s(b": no such file")
-                .emit_to(sys::STDERR);
+            Msg::plain().q(file).s(b": no such file").emit_to(sys::STDERR);
             return EXIT_USAGE;
         }
         Err(e) => {

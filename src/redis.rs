@@ -33,6 +33,8 @@ const REPLY_TIMEOUT_NS: u64 = 20_000_000_000;
 /// Reconnect delay: first, and the cap.
 const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 30_000;
+/// During shutdown, retry a down endpoint at least this often.
+const SHUTDOWN_RETRY_NS: u64 = 250_000_000;
 /// Distinct error-reply kinds reported per endpoint.
 const ERR_KINDS: usize = 4;
 
@@ -84,6 +86,8 @@ pub struct Endpoint {
     reader: Reader,
     pub spool: Spool,
     failures: u32,
+    /// Bumped by every `fail`, so reply handling notices a dropped connection.
+    generation: u32,
     /// When the oldest outstanding command started waiting for its reply.
     waiting_since: u64,
     /// The last failure was reported; report recovery.
@@ -127,6 +131,7 @@ impl Endpoint {
         reader: Reader::NEW,
         spool: Spool::NONE,
         failures: 0,
+        generation: 0,
         waiting_since: 0,
         down_reported: false,
         lost_lines: 0,
@@ -192,9 +197,7 @@ impl Endpoint {
 
     fn fd(&self) -> Option<Fd> {
         match self.conn {
-            Conn::Connecting { fd, .. } | Conn::Handshake { fd, .. } | Conn::Ready { fd } => {
-                Some(fd)
-            }
+            Conn::Connecting { fd, .. } | Conn::Handshake { fd, .. } | Conn::Ready { fd } => Some(fd),
             _ => None,
         }
     }
@@ -219,11 +222,7 @@ impl Endpoint {
                 let mut n = itoa::Buffer::new();
                 let neg = neg_len(&mut n, url.maxlen);
                 let trim: [&[u8]; 4] = [b"LTRIM", target, neg, b"-1"];
-                let second = if url.maxlen > 0 {
-                    Some(&trim[..])
-                } else {
-                    None
-                };
+                let second = if url.maxlen > 0 { Some(&trim[..]) } else { None };
                 self.enqueue(&[b"RPUSH", target, rec.line], second, scratch)
             }
             Cmd::Xadd => {
@@ -231,9 +230,7 @@ impl Endpoint {
                 let max = n.format(url.maxlen).as_bytes();
                 if url.maxlen > 0 {
                     self.enqueue(
-                        &[
-                            b"XADD", target, b"MAXLEN", b"~", max, b"*", b"log", rec.line,
-                        ],
+                        &[b"XADD", target, b"MAXLEN", b"~", max, b"*", b"log", rec.line],
                         None,
                         scratch,
                     )
@@ -352,10 +349,7 @@ impl Endpoint {
                 true
             }
             Err(e) => {
-                self.msg(Level::Error)
-                    .s(b": spool write failed: ")
-                    .errno(e)
-                    .emit();
+                self.msg(Level::Error).s(b": spool write failed: ").errno(e).emit();
                 false
             }
         }
@@ -405,11 +399,7 @@ impl Endpoint {
             Conn::Connecting { fd, .. } => Some((fd, sys::POLLOUT)),
             Conn::Handshake { fd, .. } => Some((fd, sys::POLLIN)),
             Conn::Ready { fd } => {
-                let out = if self.sent < self.tail {
-                    sys::POLLOUT
-                } else {
-                    0
-                };
+                let out = if self.sent < self.tail { sys::POLLOUT } else { 0 };
                 Some((fd, sys::POLLIN | out))
             }
             _ => None,
@@ -421,9 +411,7 @@ impl Endpoint {
         match self.conn {
             Conn::Backoff { until } => Some(until),
             Conn::Connecting { deadline, .. } | Conn::Handshake { deadline, .. } => Some(deadline),
-            Conn::Ready { .. } if self.head < self.sent => {
-                Some(self.waiting_since + REPLY_TIMEOUT_NS)
-            }
+            Conn::Ready { .. } if self.head < self.sent => Some(self.waiting_since + REPLY_TIMEOUT_NS),
             _ => None,
         }
     }
@@ -440,6 +428,7 @@ impl Endpoint {
             }
         }
         self.reader.reset();
+        self.generation = self.generation.wrapping_add(1);
         self.sent = self.head;
         let exp = self.failures.min(10);
         let max = (BACKOFF_MIN_MS << exp).min(BACKOFF_MAX_MS);
@@ -473,14 +462,7 @@ impl Endpoint {
             Host::Name => match hosts_file(url.host_text.as_bytes(), scratch) {
                 Some(Addr::V4(ip)) => sys::SockAddr::V4(ip, url.port),
                 Some(Addr::V6(ip)) => sys::SockAddr::V6(ip, url.port),
-                None => {
-                    return self.fail(
-                        now,
-                        b"cannot resolve host (only /etc/hosts is read)",
-                        None,
-                        None,
-                    )
-                }
+                None => return self.fail(now, b"cannot resolve host (only /etc/hosts is read)", None, None),
             },
         };
         match sys::tcp_connect(&addr) {
@@ -505,10 +487,7 @@ impl Endpoint {
             let r = if url.user.is_empty() {
                 resp::write(&[b"AUTH", url.pass.as_bytes()], &mut hs)
             } else {
-                resp::write(
-                    &[b"AUTH", url.user.as_bytes(), url.pass.as_bytes()],
-                    &mut hs,
-                )
+                resp::write(&[b"AUTH", url.user.as_bytes(), url.pass.as_bytes()], &mut hs)
             };
             n += r.unwrap_or(0);
             pending += 1;
@@ -580,9 +559,7 @@ impl Endpoint {
                     }
                 }
                 Ok(sys::Read::WouldBlock) => return,
-                Ok(sys::Read::Eof) => {
-                    return self.fail(now, b"connection closed by peer", None, None)
-                }
+                Ok(sys::Read::Eof) => return self.fail(now, b"connection closed by peer", None, None),
                 Err(e) => return self.fail(now, b"receive failed", Some(e), None),
             }
         }
@@ -592,11 +569,15 @@ impl Endpoint {
     fn replies(&mut self, data: &[u8], now: u64) -> Result<(), &'static [u8]> {
         let mut reader = core::mem::replace(&mut self.reader, Reader::NEW);
         let mut fault: Option<&'static [u8]> = None;
+        let generation = self.generation;
         let r = reader.feed(data, &mut |reply| {
-            if fault.is_none() {
+            if fault.is_none() && self.generation == generation {
                 fault = self.on_reply(reply, now).err();
             }
         });
+        if self.generation != generation {
+            return Ok(()); // dropped mid-batch: the rest of the bytes are stale
+        }
         self.reader = reader;
         if let Err(e) = r {
             return Err(e.text());
@@ -608,19 +589,9 @@ impl Endpoint {
     }
 
     fn on_reply(&mut self, reply: Reply, now: u64) -> Result<(), &'static [u8]> {
-        if let Conn::Handshake {
-            fd,
-            pending,
-            deadline,
-        } = self.conn
-        {
+        if let Conn::Handshake { fd, pending, deadline } = self.conn {
             if let Reply::Err(w) = reply {
-                self.fail(
-                    now,
-                    b"authentication or SELECT refused",
-                    None,
-                    Some(w.as_bytes()),
-                );
+                self.fail(now, b"authentication or SELECT refused", None, Some(w.as_bytes()));
                 return Ok(());
             }
             if pending > 1 {
@@ -652,8 +623,8 @@ impl Endpoint {
         self.head += n;
         self.stats.acked += 1;
         self.waiting_since = now;
-        if self.spool.active() && self.spool.ack(n) {
-            self.msg(Level::Info).s(b": spool drained").emit();
+        if self.spool.active() {
+            self.spool.ack(n);
         }
         if self.head == self.tail {
             self.head = 0;
@@ -685,15 +656,11 @@ impl Endpoint {
     pub fn tick(&mut self, now: u64, scratch: &mut [u8]) {
         match self.conn {
             Conn::Backoff { until } if now >= until => self.start_connect(now, scratch),
-            Conn::Connecting { deadline, .. } if now >= deadline => {
-                self.fail(now, b"connect timed out", None, None)
-            }
+            Conn::Connecting { deadline, .. } if now >= deadline => self.fail(now, b"connect timed out", None, None),
             Conn::Handshake { deadline, .. } if now >= deadline => {
                 self.fail(now, b"no answer to AUTH/SELECT", None, None)
             }
-            Conn::Ready { .. }
-                if self.head < self.sent && now >= self.waiting_since + REPLY_TIMEOUT_NS =>
-            {
+            Conn::Ready { .. } if self.head < self.sent && now >= self.waiting_since + REPLY_TIMEOUT_NS => {
                 self.fail(now, b"no reply for 20 s", None, None)
             }
             _ => {}
@@ -730,9 +697,13 @@ impl Endpoint {
         }
     }
 
-    /// Is the endpoint waiting to retry (so shutdown need not wait for it)?
-    pub fn is_down(&self) -> bool {
-        matches!(self.conn, Conn::Backoff { .. }) && self.failures > 0
+    /// Shutting down: retry soon, whatever the backoff had reached.
+    pub fn hurry(&mut self, now: u64) {
+        if let Conn::Backoff { until } = self.conn {
+            self.conn = Conn::Backoff {
+                until: until.min(now + SHUTDOWN_RETRY_NS),
+            };
+        }
     }
 
     /// At exit: keep what is not acknowledged in the spool, close, and summarise.
@@ -758,11 +729,7 @@ impl Endpoint {
                 left = count_commands(&self.buf[self.head..self.tail]);
             }
         }
-        let backlog = if self.spool.active() {
-            self.spool.backlog()
-        } else {
-            0
-        };
+        let backlog = if self.spool.active() { self.spool.backlog() } else { 0 };
         self.spool.close();
         let s = self.stats;
         let mut m = self.msg(Level::Info);
@@ -782,9 +749,7 @@ impl Endpoint {
             .n(backlog)
             .s(b" bytes");
         if self.lost_lines > 0 {
-            m.s(b"; ")
-                .n(self.lost_lines)
-                .s(b" lines lost without a marker yet");
+            m.s(b"; ").n(self.lost_lines).s(b" lines lost without a marker yet");
         }
         m.emit();
     }

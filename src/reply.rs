@@ -19,10 +19,7 @@ pub struct ErrWord {
 }
 
 impl ErrWord {
-    pub const NONE: ErrWord = ErrWord {
-        buf: [0; 16],
-        len: 0,
-    };
+    pub const NONE: ErrWord = ErrWord { buf: [0; 16], len: 0 };
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len as usize]
     }
@@ -137,11 +134,7 @@ impl Reader {
                     let take = (data.len() - i).min(left.min(usize::MAX as u64) as usize);
                     i += take;
                     let left = left - take as u64;
-                    self.st = if left == 0 {
-                        St::BulkCr
-                    } else {
-                        St::Bulk(left)
-                    };
+                    self.st = if left == 0 { St::BulkCr } else { St::Bulk(left) };
                 }
                 St::BulkCr => {
                     if b != b'\r' {
@@ -172,9 +165,7 @@ impl Reader {
         if s.is_empty() || s.len() > 18 || !s.iter().all(u8::is_ascii_digit) {
             return Err(ProtoError::BadLength);
         }
-        Ok(Some(
-            s.iter().fold(0u64, |v, &c| v * 10 + (c - b'0') as u64),
-        ))
+        Ok(Some(s.iter().fold(0u64, |v, &c| v * 10 + (c - b'0') as u64)))
     }
 
     fn line_done(&mut self, t: u8, f: &mut dyn FnMut(Reply)) -> Result<(), ProtoError> {
@@ -209,9 +200,7 @@ impl Reader {
                         }
                         return Ok(());
                     }
-                    Some(n) if t == b'%' || t == b'|' => {
-                        n.checked_mul(2).ok_or(ProtoError::BadLength)?
-                    }
+                    Some(n) if t == b'%' || t == b'|' => n.checked_mul(2).ok_or(ProtoError::BadLength)?,
                     Some(n) => n,
                 };
                 if self.depth >= MAX_DEPTH {
@@ -306,10 +295,7 @@ mod tests {
 
     #[test]
     fn error_inside_array_marks_reply() {
-        assert_eq!(
-            replies(b"*2\r\n+OK\r\n-ERR x\r\n", 3).unwrap(),
-            [word(b"ERR")]
-        );
+        assert_eq!(replies(b"*2\r\n+OK\r\n-ERR x\r\n", 3).unwrap(), [word(b"ERR")]);
     }
 
     #[test]
@@ -330,10 +316,7 @@ mod tests {
     fn garbage() {
         assert_eq!(replies(b"HTTP/1.1 200 OK\r\n", 4), Err(ProtoError::BadType));
         assert_eq!(replies(b"$abc\r\n", 4), Err(ProtoError::BadLength));
-        assert_eq!(
-            replies(b"$3\r\nabcd\r\n", 4),
-            Err(ProtoError::BadTerminator)
-        );
+        assert_eq!(replies(b"$3\r\nabcd\r\n", 4), Err(ProtoError::BadTerminator));
         assert_eq!(replies(b"+OK\n", 4), Err(ProtoError::BadTerminator));
         assert_eq!(
             replies(b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n", 4),

@@ -46,10 +46,7 @@ mod tests {
     #[test]
     fn lookup() {
         let hosts = b"# comment\n127.0.0.1\tlocalhost\n::1 localhost ip6-localhost\n10.1.2.3 redis.local redis # x\n";
-        assert_eq!(
-            hosts_lookup(hosts, b"localhost"),
-            Some(Addr::V4([127, 0, 0, 1]))
-        );
+        assert_eq!(hosts_lookup(hosts, b"localhost"), Some(Addr::V4([127, 0, 0, 1])));
         let mut one = [0u8; 16];
         one[15] = 1;
         assert_eq!(hosts_lookup(hosts, b"ip6-localhost"), Some(Addr::V6(one)));

@@ -60,7 +60,13 @@ impl Spool {
         max: 0,
     };
 
+    /// Does the spool hold records (so new ones must queue behind them)?
     pub fn active(&self) -> bool {
+        self.open && self.end > self.acked
+    }
+
+    /// Is the spool file open (possibly empty)?
+    pub fn is_open(&self) -> bool {
         self.open
     }
 
@@ -78,16 +84,12 @@ impl Spool {
         };
         let mut hdr = [0u8; HEADER as usize];
         let size = sys::file_size(fd).unwrap_or(0);
-        let ok = sys::is_regular(fd)
-            && sys::pread(fd, &mut hdr, 0) == Ok(HEADER as usize)
-            && &hdr[..8] == MAGIC;
+        let ok = sys::is_regular(fd) && sys::pread(fd, &mut hdr, 0) == Ok(HEADER as usize) && &hdr[..8] == MAGIC;
         if !ok {
             sys::close(fd);
             return Err(sys::EINVAL);
         }
-        let acked = u64::from_le_bytes([
-            hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15],
-        ]);
+        let acked = u64::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]);
         self.fd = fd;
         self.open = true;
         self.end = size;
@@ -102,13 +104,15 @@ impl Spool {
         Ok(true)
     }
 
-    /// Create a fresh spool file whose first bytes are `unacked` (the out-buffer's content).
+    /// Start spooling: the file's first bytes are `unacked` (the out-buffer's content).
     pub fn create(&mut self, unacked: &[u8]) -> Result<(), Errno> {
-        let fd = sys::open(
-            &self.path,
-            sys::O_RDWR | sys::O_CREAT | sys::O_NOFOLLOW,
-            0o600,
-        )?;
+        if self.open {
+            // Kept open and empty since the last drain.
+            self.append(unacked)?;
+            self.loaded = self.end;
+            return Ok(());
+        }
+        let fd = sys::open(&self.path, sys::O_RDWR | sys::O_CREAT | sys::O_NOFOLLOW, 0o600)?;
         if !sys::is_regular(fd) {
             sys::close(fd);
             return Err(sys::EINVAL);
@@ -164,10 +168,7 @@ impl Spool {
             match resp::command_end(&into[used..got]) {
                 End::Complete(n) => used += n,
                 End::Incomplete
-                    if used > 0
-                        || (got < into.len()
-                            && got == want
-                            && self.loaded + (got as u64) < self.end) =>
+                    if used > 0 || (got < into.len() && got == want && self.loaded + (got as u64) < self.end) =>
                 {
                     break
                 }
@@ -191,11 +192,15 @@ impl Spool {
         self.loaded = self.loaded.min(at);
     }
 
-    /// Acknowledge `n` bytes; return true when the spool is drained and removed.
+    /// Acknowledge `n` bytes; return true when the spool is drained.
+    ///
+    /// A drained spool is emptied but kept open, and stays the target of new
+    /// records only while it holds some (bursts come and go many times a
+    /// second); it is removed at exit, or when the next logger finds it empty.
     pub fn ack(&mut self, n: usize) -> bool {
         self.acked += n as u64;
         if self.acked >= self.end {
-            self.remove();
+            self.reset();
             return true;
         }
         if self.acked - self.persisted >= PERSIST_EVERY {
@@ -206,6 +211,19 @@ impl Spool {
             self.punched = self.acked;
         }
         false
+    }
+
+    /// Empty the file back to its header, keeping it open.
+    fn reset(&mut self) {
+        if sys::ftruncate(self.fd, HEADER).is_err() {
+            return self.remove();
+        }
+        self.end = HEADER;
+        self.loaded = HEADER;
+        self.acked = HEADER;
+        self.punched = HEADER;
+        self.persisted = 0;
+        self.persist();
     }
 
     /// Write the acknowledged offset into the header.
@@ -233,8 +251,11 @@ impl Spool {
         self.acked = 0;
     }
 
-    /// Persist and close (at exit).
+    /// Persist and close (at exit); an empty spool is removed.
     pub fn close(&mut self) {
+        if self.open && self.end <= self.acked {
+            return self.remove();
+        }
         if self.open {
             self.persist();
             sys::close(self.fd);

@@ -307,10 +307,7 @@ pub fn realtime_ns() -> u64 {
 }
 
 fn clock(id: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid out-pointer; these clocks always exist on Linux.
     unsafe { libc::clock_gettime(id, &mut ts) };
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
@@ -371,11 +368,7 @@ pub const POLLHUP: i16 = libc::POLLHUP;
 pub const POLLNVAL: i16 = libc::POLLNVAL;
 
 pub const fn pollfd(fd: Fd, events: i16) -> PollFd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
+    libc::pollfd { fd, events, revents: 0 }
 }
 
 /// Wait for events; `timeout_ms < 0` waits forever. EINTR counts as no event.
@@ -402,13 +395,9 @@ pub fn tcp_connect(addr: &SockAddr) -> Result<(Fd, bool)> {
         SockAddr::V6(..) => libc::AF_INET6,
     };
     // SAFETY: socket() with constant arguments.
-    let fd = cvt(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    } as isize)? as Fd;
+    let fd =
+        cvt(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) } as isize)?
+            as Fd;
     let one: i32 = 1;
     // SAFETY: option value points to a live i32 of the given size.
     unsafe {

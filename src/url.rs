@@ -14,10 +14,7 @@ pub struct Fixed<const N: usize> {
 }
 
 impl<const N: usize> Fixed<N> {
-    pub const EMPTY: Fixed<N> = Fixed {
-        buf: [0; N],
-        len: 0,
-    };
+    pub const EMPTY: Fixed<N> = Fixed { buf: [0; N], len: 0 };
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len as usize]
@@ -246,9 +243,7 @@ pub fn parse_ipv6(s: &[u8]) -> Option<[u8; 16]> {
             if g.is_empty() || g.len() > 4 || *n >= 8 {
                 return None;
             }
-            out[*n] = g
-                .iter()
-                .try_fold(0u16, |v, &c| Some(v * 16 + hexval(c)? as u16))?;
+            out[*n] = g.iter().try_fold(0u16, |v, &c| Some(v * 16 + hexval(c)? as u16))?;
             *n += 1;
         }
         Some(())
@@ -296,10 +291,7 @@ pub fn parse(s: &[u8]) -> Result<Url, Error> {
         return Err(Error::BadChar);
     }
     let rest = s.strip_prefix(b"redis://").ok_or(Error::Scheme)?;
-    let slash = rest
-        .iter()
-        .position(|&c| c == b'/')
-        .ok_or(Error::NoTarget)?;
+    let slash = rest.iter().position(|&c| c == b'/').ok_or(Error::NoTarget)?;
     let (authority, path) = (&rest[..slash], &rest[slash + 1..]);
     let (userinfo, hostport) = match authority.iter().rposition(|&c| c == b'@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
@@ -323,10 +315,7 @@ pub fn parse(s: &[u8]) -> Result<Url, Error> {
     }
     // Host and port.
     let (host, port) = if hostport.first() == Some(&b'[') {
-        let close = hostport
-            .iter()
-            .position(|&c| c == b']')
-            .ok_or(Error::BadHost)?;
+        let close = hostport.iter().position(|&c| c == b']').ok_or(Error::BadHost)?;
         let ip = parse_ipv6(&hostport[1..close]).ok_or(Error::BadHost)?;
         url.host = Host::V6(ip);
         let after = &hostport[close + 1..];
@@ -358,9 +347,7 @@ pub fn parse(s: &[u8]) -> Result<Url, Error> {
     }
     url.host_text = Fixed::from(host).ok_or(Error::BadHost)?;
     if let Some(p) = port {
-        url.port = parse_num(p, 65535)
-            .filter(|&p| p > 0)
-            .ok_or(Error::BadPort)? as u16;
+        url.port = parse_num(p, 65535).filter(|&p| p > 0).ok_or(Error::BadPort)? as u16;
     }
     // Target and options.
     let (target, query) = match path.iter().position(|&c| c == b'?') {
@@ -449,11 +436,7 @@ impl Url {
             Cmd::Xadd => opt(o, b"cmd", b"xadd"),
         }
         if self.maxlen > 0 {
-            opt(
-                o,
-                b"maxlen",
-                itoa::Buffer::new().format(self.maxlen).as_bytes(),
-            );
+            opt(o, b"maxlen", itoa::Buffer::new().format(self.maxlen).as_bytes());
         }
         if let Some(db) = self.db {
             opt(o, b"db", itoa::Buffer::new().format(db).as_bytes());
@@ -520,8 +503,7 @@ mod tests {
 
     #[test]
     fn defaults_and_options() {
-        let u =
-            parse(b"redis://localhost/k?cmd=rpush&maxlen=100&db=2&format=json&spool=0").unwrap();
+        let u = parse(b"redis://localhost/k?cmd=rpush&maxlen=100&db=2&format=json&spool=0").unwrap();
         assert_eq!(u.port, 6379);
         assert_eq!(u.host, Host::Name);
         assert_eq!(

@@ -99,9 +99,7 @@ pub fn command_end(s: &[u8]) -> End {
         Some((n, used)) if n > 0 && n <= 64 => (n, 1 + used),
         Some(_) => return End::Invalid,
         None if s.len() < 16 && s[1..].iter().all(u8::is_ascii_digit) => return End::Incomplete,
-        None if s.len() < 16 && s[1..].iter().all(|c| c.is_ascii_digit() || *c == b'\r') => {
-            return End::Incomplete
-        }
+        None if s.len() < 16 && s[1..].iter().all(|c| c.is_ascii_digit() || *c == b'\r') => return End::Incomplete,
         None => return End::Invalid,
     };
     for _ in 0..n {
@@ -157,10 +155,7 @@ mod tests {
         let n = write(&[b"AUTH", b"u", b"p w"], &mut out).unwrap();
         assert_eq!(&out[..n], b"*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$3\r\np w\r\n");
         let n = write(&[b"PUBLISH", b"c", b"\0\r\n\xff"], &mut out).unwrap();
-        assert_eq!(
-            &out[..n],
-            b"*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$4\r\n\0\r\n\xff\r\n"
-        );
+        assert_eq!(&out[..n], b"*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$4\r\n\0\r\n\xff\r\n");
         let n = write(&[b"PUBLISH", b"c", b""], &mut out).unwrap();
         assert_eq!(&out[..n], b"*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$0\r\n\r\n");
     }
@@ -177,10 +172,7 @@ mod tests {
         let mut two = [0u8; 128];
         two[..PUBLISH.len()].copy_from_slice(PUBLISH);
         two[PUBLISH.len()..2 * PUBLISH.len()].copy_from_slice(PUBLISH);
-        assert_eq!(
-            command_end(&two[..2 * PUBLISH.len()]),
-            End::Complete(PUBLISH.len())
-        );
+        assert_eq!(command_end(&two[..2 * PUBLISH.len()]), End::Complete(PUBLISH.len()));
         for cut in 0..PUBLISH.len() {
             assert_eq!(command_end(&PUBLISH[..cut]), End::Incomplete, "cut {}", cut);
         }

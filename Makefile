@@ -1,0 +1,71 @@
+# shim-logs: build, test, run a simulated container, measure.
+#
+#   make build    static musl release binary + tools
+#   make test     unit tests, behaviour tests (real redis-server), tools tests, lint
+#   make spawn    a simulated container writing through the real binary into a
+#                 temporary root (REDIS_URL=redis://... adds a Redis endpoint)
+#   make bench    memory, throughput, CPU (prints tables; not run in CI)
+#
+# Both `make spawn` and `make test` work on a fresh machine: `deps` adds the
+# musl target and installs redis-server when missing.
+
+TARGET   := x86_64-unknown-linux-musl
+BIN      := target/$(TARGET)/release/shim-logs
+TOOLS    := tools/target/release
+PREFIX   ?= /usr/local
+CARGO    ?= cargo
+
+.PHONY: all deps build tools test unit behaviour lint spawn rss bench bench-smoke install clean
+
+all: build
+
+deps:
+	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+	  echo "installing redis-server (Debian package)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; }
+
+build: deps
+	$(CARGO) build --release --target $(TARGET)
+	cd tools && CARGO_TARGET_DIR=$(CURDIR)/tools/target $(CARGO) build --release -q
+
+tools: build
+
+test: build lint
+	$(CARGO) test -- --test-threads=2
+	cd tools && CARGO_TARGET_DIR=$(CURDIR)/tools/target $(CARGO) test -q
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -q -- -D warnings
+	cd tools && $(CARGO) fmt --check
+
+spawn: build
+	@ROOT=$$(mktemp -d /tmp/shim-logs-spawn.XXXXXX); \
+	mkdir -p $$ROOT/config/demo; \
+	if [ -n "$(REDIS_URL)" ]; then \
+	  printf '[{"type":"redis","data":{"stdout":"%s","stderr":"%s"}}]\n' "$(REDIS_URL)" "$(REDIS_URL)" > $$ROOT/config/demo/container1-logs.json; \
+	  echo "config: forwarding to $(REDIS_URL)"; \
+	else echo '[]' > $$ROOT/config/demo/container1-logs.json; fi; \
+	echo "root: $$ROOT"; \
+	$(TOOLS)/shim-spawn --id container1 --ns demo --logger $(CURDIR)/$(BIN) --root $$ROOT -- \
+	  sh -c 'for i in 1 2 3 4 5; do echo "stdout line $$i"; echo "stderr line $$i" >&2; done; printf "no newline at the end"'; \
+	echo "--- $$ROOT/logs/demo/container1.log"; cat $$ROOT/logs/demo/container1.log; echo; \
+	echo "--- $$ROOT/logs/demo/container1-sys.log"; cat $$ROOT/logs/demo/container1-sys.log
+
+rss: build
+	bench/rss.sh
+
+bench: build
+	bench/all.sh
+
+bench-smoke: build
+	bench/all.sh --quick
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shim-logs
+
+clean:
+	$(CARGO) clean
+	rm -rf tools/target
