@@ -22,7 +22,7 @@ use crate::limits::{OUT_BUF, RECV_BUF};
 use crate::record::Record;
 use crate::reply::{ErrWord, Reader, Reply};
 use crate::resolve::{self, Addr};
-use crate::spool::{Load, Spool};
+use crate::spool::{Load, Loss, Spool};
 use crate::sys::{self, Errno, Fd, Path};
 use crate::url::{Cmd, Host};
 
@@ -92,10 +92,8 @@ pub struct Endpoint {
     waiting_since: u64,
     /// The last failure was reported; report recovery.
     down_reported: bool,
-    lost_lines: u64,
-    lost_bytes: u64,
-    lost_first_ns: u64,
-    lost_last_ns: u64,
+    /// Dropped lines not yet reported to the endpoint by a marker.
+    lost: Loss,
     err_kinds: [ErrWord; ERR_KINDS],
     pub stats: Stats,
     rng: u64,
@@ -134,10 +132,7 @@ impl Endpoint {
         generation: 0,
         waiting_since: 0,
         down_reported: false,
-        lost_lines: 0,
-        lost_bytes: 0,
-        lost_first_ns: 0,
-        lost_last_ns: 0,
+        lost: Loss::NONE,
         err_kinds: [ErrWord::NONE; ERR_KINDS],
         stats: Stats {
             queued: 0,
@@ -160,7 +155,16 @@ impl Endpoint {
         self.spool.path.clear();
         self.spool.path.push(spool_path.as_bytes());
         self.spool.max = conf.url.spool;
-        match self.spool.resume() {
+        let resumed = self.spool.resume();
+        if self.spool.loss.lines > 0 {
+            self.lost = self.spool.loss;
+            self.msg(Level::Warn)
+                .s(b": an earlier logger dropped ")
+                .n(self.lost.lines)
+                .s(b" lines; a marker will say so")
+                .emit();
+        }
+        match resumed {
             Ok(true) => {
                 self.msg(Level::Info)
                     .s(b": resuming spool ")
@@ -210,7 +214,7 @@ impl Endpoint {
             return;
         }
         let conf = self.conf;
-        if self.lost_lines > 0 && !self.queue_marker(scratch) {
+        if self.lost.lines > 0 && !self.queue_marker(scratch) {
             self.lose(rec.line.len(), rec.time_ns);
             return;
         }
@@ -247,15 +251,15 @@ impl Endpoint {
     }
 
     fn lose(&mut self, bytes: usize, t: u64) {
-        if self.lost_lines == 0 {
-            self.lost_first_ns = t;
+        if self.lost.lines == 0 {
+            self.lost.first_ns = t;
             self.msg(Level::Warn)
                 .s(b": backlog full or unavailable, dropping lines (counted)")
                 .emit();
         }
-        self.lost_lines += 1;
-        self.lost_bytes += bytes as u64;
-        self.lost_last_ns = t;
+        self.lost.lines += 1;
+        self.lost.bytes += bytes as u64;
+        self.lost.last_ns = t;
         self.stats.dropped += 1;
     }
 
@@ -268,12 +272,12 @@ impl Endpoint {
             n += b.len();
         };
         let (mut a, mut b) = ([0u8; clock::NANOS_LEN], [0u8; clock::NANOS_LEN]);
-        clock::rfc3339_nanos(self.lost_first_ns, &mut a);
-        clock::rfc3339_nanos(self.lost_last_ns, &mut b);
+        clock::rfc3339_nanos(self.lost.first_ns, &mut a);
+        clock::rfc3339_nanos(self.lost.last_ns, &mut b);
         put(b"shim-logs: lost ");
-        put(itoa::Buffer::new().format(self.lost_lines).as_bytes());
+        put(itoa::Buffer::new().format(self.lost.lines).as_bytes());
         put(b" lines (");
-        put(itoa::Buffer::new().format(self.lost_bytes).as_bytes());
+        put(itoa::Buffer::new().format(self.lost.bytes).as_bytes());
         put(b" bytes) between ");
         put(&a);
         put(b" and ");
@@ -290,16 +294,16 @@ impl Endpoint {
         if ok {
             self.msg(Level::Warn)
                 .s(b": lost ")
-                .n(self.lost_lines)
+                .n(self.lost.lines)
                 .s(b" lines (")
-                .n(self.lost_bytes)
+                .n(self.lost.bytes)
                 .s(b" bytes) between ")
                 .s(&a)
                 .s(b" and ")
                 .s(&b)
                 .emit();
-            self.lost_lines = 0;
-            self.lost_bytes = 0;
+            self.lost.lines = 0;
+            self.lost.bytes = 0;
         }
         ok
     }
@@ -666,7 +670,7 @@ impl Endpoint {
             _ => {}
         }
         self.refill();
-        if self.lost_lines > 0 {
+        if self.lost.lines > 0 {
             self.queue_marker(scratch);
         }
     }
@@ -693,7 +697,7 @@ impl Endpoint {
     pub fn settled(&self) -> bool {
         match self.conn {
             Conn::Unused | Conn::Abandoned => true,
-            _ => self.head == self.tail && !self.spool.active() && self.lost_lines == 0,
+            _ => self.head == self.tail && !self.spool.active() && self.lost.lines == 0,
         }
     }
 
@@ -729,6 +733,14 @@ impl Endpoint {
                 left = count_commands(&self.buf[self.head..self.tail]);
             }
         }
+        if self.spool.is_open() || self.lost.lines > 0 {
+            if let Err(e) = self.spool.save_loss(&self.lost) {
+                self.msg(Level::Error)
+                    .s(b": cannot record the loss in the spool: ")
+                    .errno(e)
+                    .emit();
+            }
+        }
         let backlog = if self.spool.active() { self.spool.backlog() } else { 0 };
         self.spool.close();
         let s = self.stats;
@@ -748,8 +760,10 @@ impl Endpoint {
             .s(b" backlog ")
             .n(backlog)
             .s(b" bytes");
-        if self.lost_lines > 0 {
-            m.s(b"; ").n(self.lost_lines).s(b" lines lost without a marker yet");
+        if self.lost.lines > 0 {
+            m.s(b"; ")
+                .n(self.lost.lines)
+                .s(b" dropped lines not yet reported to Redis (kept in the spool header for the next logger)");
         }
         m.emit();
     }

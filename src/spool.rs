@@ -13,8 +13,34 @@
 use crate::encode::resp::{self, End};
 use crate::sys::{self, Errno, Fd, Path};
 
-pub const MAGIC: &[u8; 8] = b"SHMSPL01";
-pub const HEADER: u64 = 32;
+pub const MAGIC: &[u8; 8] = b"SHMSPL02";
+/// Header: magic, acknowledged offset, then the loss not yet reported to the
+/// endpoint (lines, bytes, first and last time), all u64 little-endian.
+pub const HEADER: u64 = 64;
+
+/// Lines dropped and not yet reported to the endpoint by a marker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Loss {
+    pub lines: u64,
+    pub bytes: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+impl Loss {
+    pub const NONE: Loss = Loss {
+        lines: 0,
+        bytes: 0,
+        first_ns: 0,
+        last_ns: 0,
+    };
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(v)
+}
 /// Rewrite the header after this many acknowledged bytes.
 const PERSIST_EVERY: u64 = 64 * 1024;
 /// Free disk blocks after this many acknowledged bytes.
@@ -36,6 +62,10 @@ pub struct Spool {
     punched: u64,
     /// Bound on the backlog (`end - acked`), in bytes; 0 = spooling off.
     pub max: u64,
+    /// Loss an earlier logger recorded and could not report (read by `resume`).
+    pub loss: Loss,
+    /// Keep the file at close even when empty: it records a loss.
+    keep: bool,
 }
 
 /// What loading found.
@@ -58,6 +88,8 @@ impl Spool {
         persisted: 0,
         punched: 0,
         max: 0,
+        loss: Loss::NONE,
+        keep: false,
     };
 
     /// Does the spool hold records (so new ones must queue behind them)?
@@ -89,7 +121,13 @@ impl Spool {
             sys::close(fd);
             return Err(sys::EINVAL);
         }
-        let acked = u64::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]);
+        let acked = u64_at(&hdr, 8);
+        self.loss = Loss {
+            lines: u64_at(&hdr, 16),
+            bytes: u64_at(&hdr, 24),
+            first_ns: u64_at(&hdr, 32),
+            last_ns: u64_at(&hdr, 40),
+        };
         self.fd = fd;
         self.open = true;
         self.end = size;
@@ -251,9 +289,26 @@ impl Spool {
         self.acked = 0;
     }
 
+    /// Record `loss` in the header (created empty if need be), for the next logger.
+    pub fn save_loss(&mut self, loss: &Loss) -> Result<(), Errno> {
+        if !self.open {
+            if loss.lines == 0 {
+                return Ok(());
+            }
+            self.create(&[])?;
+        }
+        let mut b = [0u8; 32];
+        for (i, v) in [loss.lines, loss.bytes, loss.first_ns, loss.last_ns].iter().enumerate() {
+            b[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        write_at(self.fd, &b, 16)?;
+        self.keep = loss.lines > 0;
+        Ok(())
+    }
+
     /// Persist and close (at exit); an empty spool is removed.
     pub fn close(&mut self) {
-        if self.open && self.end <= self.acked {
+        if self.open && self.end <= self.acked && !self.keep {
             return self.remove();
         }
         if self.open {
