@@ -46,10 +46,7 @@ fn feed_and_finish(logger: &mut Logger, root: &TempRoot, id: &str, first: First)
         }
     };
     root.wait_log_len(NS, id, len);
-    assert!(
-        logger.is_running(),
-        "the logger ended after EOF on one pipe only"
-    );
+    assert!(logger.is_running(), "the logger ended after EOF on one pipe only");
     logger.close_stdout();
     logger.close_stderr();
     assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0, "exit code after EOF");
@@ -166,10 +163,7 @@ fn long_line_nul_bytes_invalid_utf8_and_final_fragment_are_byte_exact() {
     logger.close_stderr();
     assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
 
-    assert!(
-        root.read_log(NS, &id) == data,
-        "local file is not byte-exact"
-    );
+    assert!(root.read_log(NS, &id) == data, "local file is not byte-exact");
     let msgs = sub.barrier("out");
     let joined: Vec<u8> = msgs.concat();
     assert!(
@@ -279,11 +273,7 @@ fn sigterm_drains_what_is_left_in_the_pipes() {
     // Both stay under the 64 KiB pipe capacity, so nothing needs the logger to read.
     let out = numbered_lines(b'O', 0..1400);
     let err = numbered_lines(b'E', 0..300);
-    assert!(
-        out.len() > 50 * 1024 && out.len() < 62 * 1024,
-        "{}",
-        out.len()
-    );
+    assert!(out.len() > 50 * 1024 && out.len() < 62 * 1024, "{}", out.len());
     logger.write_stdout(&out);
     logger.write_stderr(&err);
     logger.close_stdout();
@@ -454,10 +444,7 @@ fn check_prints_endpoints_with_the_password_masked() {
     let all = format!("{out}{err}");
     assert_eq!(code, 0, "check on a good config: {all}");
     assert!(all.contains("***"), "no masked password in: {all}");
-    assert!(
-        !all.contains(pw1) && !all.contains(pw2),
-        "password printed: {all}"
-    );
+    assert!(!all.contains(pw1) && !all.contains(pw2), "password printed: {all}");
     assert!(
         all.contains("127.0.0.1") && all.contains("localhost"),
         "both endpoints should be printed: {all}"
@@ -468,11 +455,7 @@ fn check_prints_endpoints_with_the_password_masked() {
 fn check_reports_a_located_error_on_a_bad_config() {
     let root = TempRoot::new();
     let file = root.path().join("bad.json");
-    std::fs::write(
-        &file,
-        "[\n  {\"type\": \"redis\", \"data\": {\"stdout\": }]\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "[\n  {\"type\": \"redis\", \"data\": {\"stdout\": }]\n").unwrap();
     let (code, out, err) = run_cli(root.path(), &["check", file.to_str().unwrap()]);
     let all = format!("{out}{err}");
     assert_eq!(code, 100, "check on a bad config: {all}");

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -35,8 +37,7 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 pub fn bin_path() -> PathBuf {
     let path = match std::env::var_os("SHIM_LOGS_BIN") {
         Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/x86_64-unknown-linux-musl/release/shim-logs"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/shim-logs"),
     };
     assert!(
         path.is_file(),
@@ -106,11 +107,7 @@ pub fn poll_fd(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::Resul
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd, events, revents: 0 };
         let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
         // SAFETY: pfd is a valid pollfd for the duration of the call and nfds is 1.
         let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -297,10 +294,7 @@ impl RedisServer {
             }
             r.kill();
         }
-        panic!(
-            "redis-server did not come up; see {}/redis.log",
-            r.dir.path().display()
-        );
+        panic!("redis-server did not come up; see {}/redis.log", r.dir.path().display());
     }
 
     /// Start the process on `self.port` and wait for PING; false if it did not answer.
@@ -368,28 +362,18 @@ impl RedisServer {
 
     /// Freeze the server (SIGSTOP): connections stay open, nothing is answered.
     pub fn stop(&mut self) {
-        signal(
-            self.child.as_ref().expect("redis running").id(),
-            libc::SIGSTOP,
-        );
+        signal(self.child.as_ref().expect("redis running").id(), libc::SIGSTOP);
     }
 
     /// Resume a frozen server (SIGCONT).
     pub fn cont(&mut self) {
-        signal(
-            self.child.as_ref().expect("redis running").id(),
-            libc::SIGCONT,
-        );
+        signal(self.child.as_ref().expect("redis running").id(), libc::SIGCONT);
     }
 
     /// Kill the server and start a fresh one on the same port (same password).
     pub fn restart(&mut self) {
         self.kill();
-        assert!(
-            self.launch(),
-            "redis-server did not come back on port {}",
-            self.port
-        );
+        assert!(self.launch(), "redis-server did not come back on port {}", self.port);
     }
 }
 
@@ -438,10 +422,7 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
         return Err(bad(format!("unterminated reply line {line:?}")));
     }
     let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
-    let num = || -> io::Result<i64> {
-        body.parse()
-            .map_err(|_| bad(format!("bad number {body:?}")))
-    };
+    let num = || -> io::Result<i64> { body.parse().map_err(|_| bad(format!("bad number {body:?}"))) };
     Ok(match line[0] {
         b'+' => Reply::Simple(body),
         b'-' => Reply::Error(body),
@@ -460,9 +441,7 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
         },
         b'*' => match num()? {
             n if n < 0 => Reply::Array(None),
-            n => Reply::Array(Some(
-                (0..n).map(|_| read_reply(r)).collect::<io::Result<_>>()?,
-            )),
+            n => Reply::Array(Some((0..n).map(|_| read_reply(r)).collect::<io::Result<_>>()?)),
         },
         t => return Err(bad(format!("unknown reply type {t:?}"))),
     })
@@ -502,8 +481,7 @@ impl Conn {
 
     /// Send a command and return its reply; panic on I/O errors.
     pub fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-        self.try_cmd(args)
-            .unwrap_or_else(|e| panic!("redis command: {e}"))
+        self.try_cmd(args).unwrap_or_else(|e| panic!("redis command: {e}"))
     }
 }
 
@@ -534,23 +512,17 @@ impl Subscriber {
             assert!(ok, "unexpected SUBSCRIBE confirmation for {ch}: {r:?}");
         }
         // The reader blocks until a message comes; drop() shuts the socket down to end it.
-        conn.writer
-            .set_read_timeout(None)
-            .expect("clear read timeout");
+        conn.writer.set_read_timeout(None).expect("clear read timeout");
         let msgs: Messages = Arc::default();
         let ended: Arc<Mutex<Option<String>>> = Arc::default();
         let (m, e) = (msgs.clone(), ended.clone());
         let mut reader = conn.reader;
         let thread = thread::spawn(move || loop {
             match read_reply(&mut reader) {
-                Ok(Reply::Array(Some(mut v)))
-                    if v.len() == 3 && v[0] == Reply::Bulk(Some(b"message".to_vec())) =>
-                {
+                Ok(Reply::Array(Some(mut v))) if v.len() == 3 && v[0] == Reply::Bulk(Some(b"message".to_vec())) => {
                     let payload = v.pop();
                     let channel = v.pop();
-                    if let (Some(Reply::Bulk(Some(c))), Some(Reply::Bulk(Some(p)))) =
-                        (channel, payload)
-                    {
+                    if let (Some(Reply::Bulk(Some(c))), Some(Reply::Bulk(Some(p)))) = (channel, payload) {
                         m.lock().unwrap().push((c, p));
                     }
                 }
@@ -599,11 +571,7 @@ impl Subscriber {
     }
 
     /// Poll `pred` over the collected messages every 10 ms for up to `timeout`.
-    pub fn wait_for(
-        &self,
-        pred: impl Fn(&[(Vec<u8>, Vec<u8>)]) -> bool,
-        timeout: Duration,
-    ) -> bool {
+    pub fn wait_for(&self, pred: impl Fn(&[(Vec<u8>, Vec<u8>)]) -> bool, timeout: Duration) -> bool {
         wait_until(timeout, || pred(&self.msgs.lock().unwrap()))
     }
 
@@ -623,17 +591,10 @@ impl Subscriber {
         let mut c = Conn::connect(self.port, self.password.as_deref()).expect("connect");
         c.cmd(&[b"PUBLISH", channel.as_bytes(), &marker]);
         let seen = self.wait_for(
-            |m| {
-                m.iter()
-                    .any(|(c, p)| c == channel.as_bytes() && *p == marker)
-            },
+            |m| m.iter().any(|(c, p)| c == channel.as_bytes() && *p == marker),
             STALL,
         );
-        assert!(
-            seen,
-            "barrier marker never came back on {channel} ({:?})",
-            self.ended()
-        );
+        assert!(seen, "barrier marker never came back on {channel} ({:?})", self.ended());
         let mut out = self.payloads(channel);
         let at = out.iter().position(|p| *p == marker).unwrap();
         out.truncate(at);
@@ -690,11 +651,7 @@ pub struct Logger {
 impl Logger {
     /// Start with `--root ROOT EXTRA...`, `CONTAINER_ID=id` and `CONTAINER_NAMESPACE=ns`.
     pub fn spawn(root: &Path, id: &str, ns: &str, extra_args: &[&str]) -> Logger {
-        Self::spawn_env(
-            root,
-            &[("CONTAINER_ID", id), ("CONTAINER_NAMESPACE", ns)],
-            extra_args,
-        )
+        Self::spawn_env(root, &[("CONTAINER_ID", id), ("CONTAINER_NAMESPACE", ns)], extra_args)
     }
 
     /// Start with `--root ROOT EXTRA...` and exactly the environment `env`.
@@ -782,9 +739,7 @@ impl Logger {
     }
 
     fn write(f: &mut Option<File>, mut data: &[u8], what: &str) -> io::Result<()> {
-        let f = f
-            .as_mut()
-            .unwrap_or_else(|| panic!("{what} already closed"));
+        let f = f.as_mut().unwrap_or_else(|| panic!("{what} already closed"));
         while !data.is_empty() {
             match f.write(data) {
                 Ok(n) => data = &data[n..],
@@ -938,11 +893,7 @@ pub fn numbered_lines(tag: u8, range: std::ops::Range<usize>) -> Vec<u8> {
 
 /// Write stdout lines `out` and stderr lines `err`, alternating chunks of 7919 and 6007
 /// bytes, which cut lines at arbitrary points on both streams. Return bytes written.
-pub fn write_interleaved(
-    logger: &mut Logger,
-    out: std::ops::Range<usize>,
-    err: std::ops::Range<usize>,
-) -> usize {
+pub fn write_interleaved(logger: &mut Logger, out: std::ops::Range<usize>, err: std::ops::Range<usize>) -> usize {
     let o = numbered_lines(b'O', out);
     let e = numbered_lines(b'E', err);
     let (mut oc, mut ec) = (o.chunks(7919), e.chunks(6007));
@@ -986,20 +937,14 @@ pub fn check_merged(data: &[u8], n_out: usize, n_err: usize) -> Result<(), Strin
             return Err(format!(
                 "line {k} at byte {off}: got {}, expected {}",
                 show(line),
-                if *next >= n {
-                    "nothing more".into()
-                } else {
-                    show(&want)
-                }
+                if *next >= n { "nothing more".into() } else { show(&want) }
             ));
         }
         *next += 1;
         off += line.len();
     }
     if (no, ne) != (n_out, n_err) {
-        return Err(format!(
-            "{no} of {n_out} stdout and {ne} of {n_err} stderr lines"
-        ));
+        return Err(format!("{no} of {n_out} stdout and {ne} of {n_err} stderr lines"));
     }
     Ok(())
 }
@@ -1012,11 +957,7 @@ pub fn check_messages(payloads: &[Vec<u8>], tag: u8, n: usize) -> Result<(), Str
             return Err(format!(
                 "message {i}: got {}, expected {}",
                 show(p),
-                if i >= n {
-                    "nothing more".into()
-                } else {
-                    show(&want)
-                }
+                if i >= n { "nothing more".into() } else { show(&want) }
             ));
         }
     }
@@ -1081,15 +1022,10 @@ pub fn line_cols(text: &str) -> Vec<(u64, u64)> {
         if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()) {
             let a_end = i + b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
             if b.get(a_end) == Some(&b':') {
-                let c_len = b[a_end + 1..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
+                let c_len = b[a_end + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
                 if c_len > 0 {
                     let l = text[i..a_end].parse().unwrap_or(u64::MAX);
-                    let c = text[a_end + 1..a_end + 1 + c_len]
-                        .parse()
-                        .unwrap_or(u64::MAX);
+                    let c = text[a_end + 1..a_end + 1 + c_len].parse().unwrap_or(u64::MAX);
                     out.push((l, c));
                 }
             }
@@ -1103,9 +1039,7 @@ pub fn line_cols(text: &str) -> Vec<(u64, u64)> {
 
 /// The sys log's messages (time and level stripped).
 pub fn sys_messages(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter_map(|l| l.splitn(3, ' ').nth(2))
-        .collect()
+    text.lines().filter_map(|l| l.splitn(3, ' ').nth(2)).collect()
 }
 
 /// A one-entry config sending stdout to `out` and stderr to `err`.
