@@ -33,6 +33,8 @@ const REPLY_TIMEOUT_NS: u64 = 20_000_000_000;
 /// Reconnect delay: first, and the cap.
 const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 30_000;
+/// Remove a drained spool file after it has been empty this long.
+const SPOOL_IDLE_NS: u64 = 1_000_000_000;
 /// During shutdown, retry a down endpoint at least this often.
 const SHUTDOWN_RETRY_NS: u64 = 250_000_000;
 /// Distinct error-reply kinds reported per endpoint.
@@ -72,7 +74,8 @@ pub struct Stats {
     pub dropped: u64,
     pub reconnects: u64,
     pub errors: u64,
-    pub duplicates_possible: u64,
+    /// Commands written to the socket in full, resends included.
+    pub sent: u64,
 }
 
 pub struct Endpoint {
@@ -83,9 +86,13 @@ pub struct Endpoint {
     head: usize,
     sent: usize,
     tail: usize,
+    /// End of the last command written in full (`head <= counted <= sent`).
+    counted: usize,
     reader: Reader,
     pub spool: Spool,
     failures: u32,
+    /// Since when the spool file has been open and empty (0: it is not).
+    spool_idle_since: u64,
     /// Bumped by every `fail`, so reply handling notices a dropped connection.
     generation: u32,
     /// When the oldest outstanding command started waiting for its reply.
@@ -126,10 +133,12 @@ impl Endpoint {
         head: 0,
         sent: 0,
         tail: 0,
+        counted: 0,
         reader: Reader::NEW,
         spool: Spool::NONE,
         failures: 0,
         generation: 0,
+        spool_idle_since: 0,
         waiting_since: 0,
         down_reported: false,
         lost: Loss::NONE,
@@ -141,7 +150,7 @@ impl Endpoint {
             dropped: 0,
             reconnects: 0,
             errors: 0,
-            duplicates_possible: 0,
+            sent: 0,
         },
         rng: 0,
     };
@@ -365,6 +374,7 @@ impl Endpoint {
             self.buf.copy_within(self.head..self.tail, 0);
             self.tail -= self.head;
             self.sent -= self.head;
+            self.counted -= self.head;
             self.head = 0;
         }
     }
@@ -412,11 +422,16 @@ impl Endpoint {
 
     /// Return the next time (monotonic ns) this endpoint needs a turn, if any.
     pub fn deadline(&self) -> Option<u64> {
-        match self.conn {
+        let conn = match self.conn {
             Conn::Backoff { until } => Some(until),
             Conn::Connecting { deadline, .. } | Conn::Handshake { deadline, .. } => Some(deadline),
             Conn::Ready { .. } if self.head < self.sent => Some(self.waiting_since + REPLY_TIMEOUT_NS),
             _ => None,
+        };
+        let idle = (self.spool_idle_since != 0).then(|| self.spool_idle_since + SPOOL_IDLE_NS);
+        match (conn, idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -427,13 +442,11 @@ impl Endpoint {
         }
         if matches!(self.conn, Conn::Ready { .. }) {
             self.stats.reconnects += 1;
-            if self.head < self.sent {
-                self.stats.duplicates_possible += 1;
-            }
         }
         self.reader.reset();
         self.generation = self.generation.wrapping_add(1);
         self.sent = self.head;
+        self.counted = self.head;
         let exp = self.failures.min(10);
         let max = (BACKOFF_MIN_MS << exp).min(BACKOFF_MAX_MS);
         self.rng ^= self.rng << 13;
@@ -444,8 +457,8 @@ impl Endpoint {
         self.conn = Conn::Backoff {
             until: now + delay_ms * 1_000_000,
         };
-        if !self.down_reported {
-            self.down_reported = true;
+        let seen = word.is_some_and(|w| self.seen_error(w));
+        if !self.down_reported && !seen {
             let mut m = self.msg(Level::Warn);
             m.s(b": ").s(what);
             if let Some(e) = e {
@@ -456,6 +469,21 @@ impl Endpoint {
             }
             m.s(b"; retrying with backoff, lines are kept").emit();
         }
+        self.down_reported = true;
+    }
+
+    /// Remember error word `w`; return whether it had been seen (and reported) before.
+    fn seen_error(&mut self, w: &[u8]) -> bool {
+        for k in self.err_kinds.iter_mut() {
+            if k.as_bytes() == w {
+                return true;
+            }
+            if k.as_bytes().is_empty() {
+                *k = ErrWord::from(w);
+                return false;
+            }
+        }
+        true // the table is full: stay quiet
     }
 
     fn start_connect(&mut self, now: u64, scratch: &mut [u8]) {
@@ -520,9 +548,18 @@ impl Endpoint {
     fn ready(&mut self, fd: Fd) {
         self.conn = Conn::Ready { fd };
         self.sent = self.head;
+        self.counted = self.head;
+        if self.head == self.tail {
+            self.recovered();
+        }
+    }
+
+    /// Report recovery once the endpoint takes lines again (or has none to take).
+    fn recovered(&mut self) {
         if self.down_reported {
             self.down_reported = false;
-            self.msg(Level::Info).s(b": connected").emit();
+            self.failures = 0;
+            self.msg(Level::Info).s(b": connected, delivering").emit();
         }
     }
 
@@ -533,10 +570,7 @@ impl Endpoint {
         }
         match self.conn {
             Conn::Connecting { fd, .. } => match sys::socket_error(fd) {
-                Ok(()) => {
-                    self.failures = 0;
-                    self.connected(fd, now)
-                }
+                Ok(()) => self.connected(fd, now),
                 Err(e) => self.fail(now, b"connect failed", Some(e), None),
             },
             Conn::Handshake { fd, .. } | Conn::Ready { fd } => {
@@ -626,6 +660,7 @@ impl Endpoint {
         }
         self.head += n;
         self.stats.acked += 1;
+        self.recovered();
         self.waiting_since = now;
         if self.spool.active() {
             self.spool.ack(n);
@@ -633,6 +668,7 @@ impl Endpoint {
         if self.head == self.tail {
             self.head = 0;
             self.sent = 0;
+            self.counted = 0;
             self.tail = 0;
         }
         Ok(())
@@ -640,19 +676,12 @@ impl Endpoint {
 
     /// Report an error-reply kind the first time it is seen.
     fn note_error(&mut self, w: ErrWord) {
-        for k in self.err_kinds.iter_mut() {
-            if *k == w {
-                return;
-            }
-            if k.as_bytes().is_empty() {
-                *k = w;
-                self.msg(Level::Warn)
-                    .s(b": Redis answered ")
-                    .q(w.as_bytes())
-                    .s(b"; the line is not stored there (reported once per kind)")
-                    .emit();
-                return;
-            }
+        if !self.seen_error(w.as_bytes()) {
+            self.msg(Level::Warn)
+                .s(b": Redis answered ")
+                .q(w.as_bytes())
+                .s(b"; the line is not stored there (reported once per kind)")
+                .emit();
         }
     }
 
@@ -673,6 +702,17 @@ impl Endpoint {
         if self.lost.lines > 0 {
             self.queue_marker(scratch);
         }
+        // A drained spool stays open for the next burst, and goes after a quiet second.
+        if self.spool.is_open() && !self.spool.active() {
+            if self.spool_idle_since == 0 {
+                self.spool_idle_since = now;
+            } else if now >= self.spool_idle_since + SPOOL_IDLE_NS {
+                self.spool.close();
+                self.spool_idle_since = 0;
+            }
+        } else {
+            self.spool_idle_since = 0;
+        }
     }
 
     /// Send whatever is pending, if connected.
@@ -685,6 +725,10 @@ impl Endpoint {
                             self.waiting_since = now;
                         }
                         self.sent += n;
+                        while let End::Complete(l) = resp::command_end(&self.buf[self.counted..self.sent]) {
+                            self.counted += l;
+                            self.stats.sent += 1;
+                        }
                     }
                     Err(sys::EAGAIN) => break,
                     Err(e) => return self.fail(now, b"send failed", Some(e), None),
@@ -745,8 +789,10 @@ impl Endpoint {
         self.spool.close();
         let s = self.stats;
         let mut m = self.msg(Level::Info);
-        m.s(b": queued ")
+        m.s(b": records ")
             .n(s.queued)
+            .s(b" sent ")
+            .n(s.sent)
             .s(b" acked ")
             .n(s.acked)
             .s(b" spooled ")

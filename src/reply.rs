@@ -20,6 +20,15 @@ pub struct ErrWord {
 
 impl ErrWord {
     pub const NONE: ErrWord = ErrWord { buf: [0; 16], len: 0 };
+
+    /// Keep the first 16 bytes of `w`.
+    pub fn from(w: &[u8]) -> ErrWord {
+        let mut e = ErrWord::NONE;
+        let n = w.len().min(16);
+        e.buf[..n].copy_from_slice(&w[..n]);
+        e.len = n as u8;
+        e
+    }
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len as usize]
     }

@@ -33,7 +33,11 @@ fn wait_list(srv: &Server, key: &str, n: i64) -> bool {
 }
 
 fn summary_field(sys: &str, field: &str) -> u64 {
-    let line = sys.lines().rev().find(|l| l.contains(" queued ")).expect("summary line");
+    let line = sys
+        .lines()
+        .rev()
+        .find(|l| l.contains(" records "))
+        .expect("summary line");
     let mut words = line.split_whitespace();
     words.find(|w| *w == field).expect("field");
     words.next().and_then(|v| v.parse().ok()).expect("number")
@@ -104,7 +108,10 @@ fn frozen_redis_never_blocks_the_writer_and_every_line_arrives() {
     if !resumed {
         srv.cont();
     }
-    assert!(worst < Duration::from_millis(50), "a pipe write was blocked for {worst:?}");
+    assert!(
+        worst < Duration::from_millis(50),
+        "a pipe write was blocked for {worst:?}"
+    );
     assert!(wait_list(&srv, "k", n as i64), "not every line arrived after SIGCONT");
     logger.close_stdout();
     logger.close_stderr();
@@ -129,8 +136,18 @@ fn a_second_logger_delivers_the_first_ones_spool_first() {
     first.close_stdout();
     first.close_stderr();
     assert_eq!(first.wait_exit(EXIT_TIMEOUT), 0);
-    let spools = || -> Vec<_> { root.files().into_iter().filter(|p| p.extension().is_some_and(|e| e == "spool")).collect() };
-    assert_eq!(spools().len(), 1, "one spool left by the first logger: {:?}", root.files());
+    let spools = || -> Vec<_> {
+        root.files()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "spool"))
+            .collect()
+    };
+    assert_eq!(
+        spools().len(),
+        1,
+        "one spool left by the first logger: {:?}",
+        root.files()
+    );
 
     let mut second = Logger::spawn(root.path(), &id, NS, &[]);
     assert_eq!(second.wait_ready(), Ready::Byte);
@@ -141,10 +158,18 @@ fn a_second_logger_delivers_the_first_ones_spool_first() {
     second.close_stderr();
     assert_eq!(second.wait_exit(EXIT_TIMEOUT), 0);
     let got = seqs(&srv.list("k"));
-    assert_eq!(got, (0..2 * N).collect::<Vec<_>>(), "first run's lines, then the second's, once each");
+    assert_eq!(
+        got,
+        (0..2 * N).collect::<Vec<_>>(),
+        "first run's lines, then the second's, once each"
+    );
     assert!(spools().is_empty(), "drained spool removed: {:?}", spools());
     let log = root.read_log(NS, &id);
-    assert_eq!(log, numbered_lines(b'O', 0..2 * N), "local file appended across both runs");
+    assert_eq!(
+        log,
+        numbered_lines(b'O', 0..2 * N),
+        "local file appended across both runs"
+    );
 }
 
 #[test]
@@ -154,7 +179,11 @@ fn loss_past_the_spool_bound_is_counted_exactly_in_a_marker() {
     let root = TempRoot::new();
     let mut srv = Server::planned(false);
     let id = id();
-    root.write_config(NS, &id, &config(&format!("{}?cmd=rpush&spool=20000", srv.url("k")), None));
+    root.write_config(
+        NS,
+        &id,
+        &config(&format!("{}?cmd=rpush&spool=20000", srv.url("k")), None),
+    );
     let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
     assert_eq!(logger.wait_ready(), Ready::Byte);
     let input = numbered_lines(b'O', 0..N);
@@ -178,7 +207,10 @@ fn loss_past_the_spool_bound_is_counted_exactly_in_a_marker() {
     let want = format!("shim-logs: lost {} lines ({lost_bytes} bytes) between ", N - k);
     assert!(text.starts_with(&want), "marker {text:?}, expected {want:?}...");
     let sys = root.read_sys_log(NS, &id);
-    assert!(sys.contains(&format!("lost {} lines ({lost_bytes} bytes)", N - k)), "{sys}");
+    assert!(
+        sys.contains(&format!("lost {} lines ({lost_bytes} bytes)", N - k)),
+        "{sys}"
+    );
 }
 
 #[test]
@@ -197,7 +229,11 @@ fn wrong_password_spools_then_a_fixed_config_delivers() {
     assert_eq!(first.wait_exit(EXIT_TIMEOUT), 0);
     let sys = root.read_sys_log(NS, &id);
     assert!(sys.contains("WRONGPASS"), "the refusal is reported:\n{sys}");
-    assert_eq!(root.read_log(NS, &id), numbered_lines(b'O', 0..1000), "local file complete");
+    assert_eq!(
+        root.read_log(NS, &id),
+        numbered_lines(b'O', 0..1000),
+        "local file complete"
+    );
 
     root.write_config(NS, &id, &config(&format!("{}?cmd=rpush", srv.url("k")), None));
     let mut second = Logger::spawn(root.path(), &id, NS, &[]);
@@ -209,7 +245,10 @@ fn wrong_password_spools_then_a_fixed_config_delivers() {
     assert_eq!(seqs(&srv.list("k")), (0..2000).collect::<Vec<_>>());
     for pw in ["right-secret-42", "wrong-secret-17"] {
         let found = root.files_containing(pw.as_bytes());
-        let found: Vec<_> = found.into_iter().filter(|p| !p.ends_with(format!("{id}-logs.json"))).collect();
+        let found: Vec<_> = found
+            .into_iter()
+            .filter(|p| !p.ends_with(format!("{id}-logs.json")))
+            .collect();
         assert!(found.is_empty(), "password {pw} written to {found:?}");
     }
 }
@@ -302,4 +341,38 @@ fn memory_does_not_grow_with_input_size_or_outage_length() {
     let big = hwm_after(1 << 30, Some(Duration::from_secs(60)));
     eprintln!("VmHWM: 1 MiB run {small} KiB, 1 GiB run with a 60 s outage {big} KiB");
     assert!(big <= small + 8, "VmHWM grew from {small} KiB to {big} KiB");
+}
+
+#[test]
+fn acl_user_and_db_selection() {
+    let _serial = heavy();
+    let root = TempRoot::new();
+    let srv = Server::start(false);
+    let mut admin = srv.client();
+    let setuser = admin.cmd(&[b"ACL", b"SETUSER", b"logger", b"on", b">acl-secret-9", b"~*", b"+@all"]);
+    assert_eq!(setuser, Reply::Simple("OK".into()));
+    admin.cmd(&[b"ACL", b"SETUSER", b"default", b"off"]);
+    let id = id();
+    let url = format!("redis://logger:acl-secret-9@127.0.0.1:{}/k?cmd=rpush&db=3", srv.port);
+    root.write_config(NS, &id, &config(&url, None));
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    logger.write_stdout(&numbered_lines(b'O', 0..500));
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    let mut c = Conn::connect(srv.port, None).expect("connect");
+    assert_eq!(
+        c.cmd(&[b"AUTH", b"logger", b"acl-secret-9"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(c.cmd(&[b"LLEN", b"k"]), Reply::Int(0), "nothing in db 0");
+    assert_eq!(c.cmd(&[b"SELECT", b"3"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&[b"LLEN", b"k"]), Reply::Int(500), "everything in db 3");
+    let sys = root.read_sys_log(NS, &id);
+    assert!(!sys.contains("acl-secret-9"), "{sys}");
+    assert!(
+        sys.contains("redis://logger:***@127.0.0.1:"),
+        "masked URL in the sys log:\n{sys}"
+    );
 }

@@ -16,7 +16,13 @@ pub struct Server {
 impl Server {
     /// Reserve a port with nothing listening on it yet.
     pub fn planned(persistent: bool) -> Server {
-        Server { port: free_port(), persistent, dir: TempRoot::new(), child: None, password: None }
+        Server {
+            port: free_port(),
+            persistent,
+            dir: TempRoot::new(),
+            child: None,
+            password: None,
+        }
     }
 
     /// Start on a fresh port.
@@ -65,7 +71,11 @@ impl Server {
                 .map(|r| r == Reply::Simple("PONG".into()))
                 .unwrap_or(false)
         });
-        assert!(up, "redis-server did not come up on {port}: {}/redis.log", self.dir.path().display());
+        assert!(
+            up,
+            "redis-server did not come up on {port}: {}/redis.log",
+            self.dir.path().display()
+        );
     }
 
     /// SIGKILL and reap.
@@ -142,7 +152,10 @@ pub fn seqs(items: &[Vec<u8>]) -> Vec<usize> {
     items
         .iter()
         .map(|l| {
-            let i: usize = std::str::from_utf8(&l[2..12]).ok().and_then(|s| s.parse().ok()).expect("numbered line");
+            let i: usize = std::str::from_utf8(&l[2..12])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .expect("numbered line");
             assert_eq!(*l, numbered_line(b'O', i), "line {i} altered");
             i
         })
