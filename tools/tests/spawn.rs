@@ -14,11 +14,7 @@ fn logger(name: &str, body: &str) -> PathBuf {
     let script = dir.join("logger.sh");
     let body = body.replace("$DIR", dir.to_str().unwrap());
     fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
+    Command::new("chmod").arg("+x").arg(&script).status().unwrap();
     script
 }
 
@@ -64,17 +60,12 @@ fn ready_byte_env_fds_and_data() {
         stderr.contains("logger ready in ") && stderr.contains(" ms (byte)"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("container exited with status 0"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("container exited with status 0"), "{stderr}");
     let env = fs::read_to_string(dir.join("env")).unwrap();
     assert_eq!(env, "CONTAINER_ID=c1\nCONTAINER_NAMESPACE=zos\n");
     assert_eq!(fs::read_to_string(dir.join("argv")).unwrap(), "--root /x\n");
     let verify = Command::new(gen)
-        .args([
-            "verify", "--size", "100", "--count", "5000", "--stderr", "20",
-        ])
+        .args(["verify", "--size", "100", "--count", "5000", "--stderr", "20"])
         .arg(dir.join("out"))
         .arg(dir.join("err"))
         .output()
@@ -85,10 +76,7 @@ fn ready_byte_env_fds_and_data() {
 
 #[test]
 fn ready_eof_and_exit_on_pipe_eof() {
-    let script = logger(
-        "eof",
-        "exec 5>&-; cat <&3 > $DIR/out & cat <&4 > /dev/null; wait",
-    );
+    let script = logger("eof", "exec 5>&-; cat <&3 > $DIR/out & cat <&4 > /dev/null; wait");
     let out = spawn(&[
         "--no-term",
         "--logger",
@@ -101,10 +89,7 @@ fn ready_eof_and_exit_on_pipe_eof() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains(" ms (EOF)"), "{stderr}");
-    assert!(
-        stderr.contains("logger exited with status 0 after"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("logger exited with status 0 after"), "{stderr}");
     let dir = script.parent().unwrap();
     assert_eq!(fs::read_to_string(dir.join("out")).unwrap(), "hi\n");
     fs::remove_dir_all(dir).unwrap();
@@ -112,23 +97,10 @@ fn ready_eof_and_exit_on_pipe_eof() {
 
 #[test]
 fn sigkill_after_grace() {
-    let script = logger(
-        "kill",
-        "trap '' TERM; printf x >&5; exec 5>&-; exec sleep 30",
-    );
-    let out = spawn(&[
-        "--grace",
-        "0.3",
-        "--logger",
-        script.to_str().unwrap(),
-        "--",
-        "true",
-    ]);
+    let script = logger("kill", "trap '' TERM; printf x >&5; exec 5>&-; exec sleep 30");
+    let out = spawn(&["--grace", "0.3", "--logger", script.to_str().unwrap(), "--", "true"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("logger killed by signal 9 after"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("logger killed by signal 9 after"), "{stderr}");
     fs::remove_dir_all(script.parent().unwrap()).unwrap();
 }

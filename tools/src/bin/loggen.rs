@@ -259,8 +259,7 @@ fn generate(o: &GenOpts) -> Result<(), String> {
     let mut outs = [open(io::stdout().as_fd())?, open(io::stderr().as_fd())?];
     let flush = |outs: &mut [BufWriter<File>; 2]| -> Result<(), String> {
         for (out, s) in outs.iter_mut().zip([Stream::Out, Stream::Err]) {
-            out.flush()
-                .map_err(|e| format!("write to {}: {e}", s.name()))?;
+            out.flush().map_err(|e| format!("write to {}: {e}", s.name()))?;
         }
         Ok(())
     };
@@ -276,11 +275,7 @@ fn generate(o: &GenOpts) -> Result<(), String> {
         format.fill(&mut line, s, seqs[s.idx()]);
         seqs[s.idx()] += 1;
         let last = i + 1 == o.count;
-        let len = if last && !o.final_newline {
-            o.size - 1
-        } else {
-            o.size
-        };
+        let len = if last && !o.final_newline { o.size - 1 } else { o.size };
         outs[s.idx()]
             .write_all(&line[..len])
             .map_err(|e| format!("write to {}: {e}", s.name()))?;
@@ -394,10 +389,7 @@ impl Verifier {
         }
         let st = &mut self.streams[stream.idx()];
         if let Some(prev) = st.unterminated.take() {
-            self.bad(
-                &prev,
-                &format!("{name} line without newline before the end"),
-            );
+            self.bad(&prev, &format!("{name} line without newline before the end"));
         }
         let st = &mut self.streams[stream.idx()];
         if !terminated {
@@ -415,10 +407,8 @@ impl Verifier {
         } else if let Some(k) = st.missing.iter().position(|&(a, b)| a <= seq && seq < b) {
             // It was counted missing: it arrived, but out of order.
             let (a, b) = st.missing[k];
-            st.missing.splice(
-                k..=k,
-                [(a, seq), (seq + 1, b)].into_iter().filter(|r| r.0 < r.1),
-            );
+            st.missing
+                .splice(k..=k, [(a, seq), (seq + 1, b)].into_iter().filter(|r| r.0 < r.1));
             st.lines += 1;
             self.bad(at, &format!("{name} seq {seq}: out of order"));
         } else {
@@ -544,10 +534,7 @@ mod tests {
         assert!(f.parse(&l).is_err());
         let mut swapped = l.clone();
         swapped[0] = b'E';
-        assert!(
-            f.parse(&swapped[..63]).is_err(),
-            "filler depends on the stream"
-        );
+        assert!(f.parse(&swapped[..63]).is_err(), "filler depends on the stream");
     }
 
     #[test]
@@ -645,10 +632,8 @@ mod tests {
     #[test]
     fn separate_files() {
         let mut v = Verifier::new(20, None);
-        v.feed(&lines(20, &[(O, 0), (O, 1)])[..], "out", Some(O))
-            .unwrap();
-        v.feed(&lines(20, &[(E, 0), (O, 2)])[..], "err", Some(E))
-            .unwrap();
+        v.feed(&lines(20, &[(O, 0), (O, 1)])[..], "out", Some(O)).unwrap();
+        v.feed(&lines(20, &[(E, 0), (O, 2)])[..], "err", Some(E)).unwrap();
         let s = v.finish();
         assert_eq!(
             s,

@@ -102,11 +102,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
                 o.logger = value("--logger")?;
                 break;
             }
-            _ => {
-                return Err(format!(
-                    "unknown option {name:?} (options go before --logger)"
-                ))
-            }
+            _ => return Err(format!("unknown option {name:?} (options go before --logger)")),
         }
     }
     for arg in args.by_ref() {
@@ -146,9 +142,7 @@ fn cloexec_inherited_fds() {
     }
     // Kernels before 5.11: walk /proc/self/fd (collect first: read_dir holds an fd itself).
     let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect(),
+        Ok(dir) => dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
         Err(_) => return,
     };
     for fd in fds.into_iter().filter(|&fd| fd > 2) {
@@ -226,9 +220,9 @@ fn run(o: &Opts) -> io::Result<i32> {
     let src = [out_r.as_raw_fd(), err_r.as_raw_fd(), ready_w.as_raw_fd()];
     unsafe { logger.pre_exec(move || place_fds(src)) };
     let started = Instant::now();
-    let mut logger = logger.spawn().map_err(|e| {
-        io::Error::new(e.kind(), format!("cannot start logger {:?}: {e}", o.logger))
-    })?;
+    let mut logger = logger
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start logger {:?}: {e}", o.logger)))?;
     drop((out_r, err_r, ready_w));
 
     // One blocking 1-byte read, no timeout. EOF is "ready" for binary:// (not binary-v2://).
@@ -241,10 +235,7 @@ fn run(o: &Opts) -> io::Result<i32> {
         }
     };
     let how = if n == 1 { "byte" } else { "EOF" };
-    info(format!(
-        "logger ready in {:.3} ms ({how})",
-        ms(started.elapsed())
-    ));
+    info(format!("logger ready in {:.3} ms ({how})", ms(started.elapsed())));
     drop(ready);
 
     // The container.
@@ -316,10 +307,7 @@ mod tests {
     #[test]
     fn options() {
         let o = parse("--id c1 --ns=zos --grace 0.5 --no-term --quiet --logger l -- x").unwrap();
-        assert_eq!(
-            (o.id.as_os_str(), o.ns.as_os_str()),
-            ("c1".as_ref(), "zos".as_ref())
-        );
+        assert_eq!((o.id.as_os_str(), o.ns.as_os_str()), ("c1".as_ref(), "zos".as_ref()));
         assert_eq!(o.grace, Duration::from_millis(500));
         assert!(!o.term && o.quiet);
         assert!(o.logger_args.is_empty());
