@@ -270,7 +270,6 @@ fn redis_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result
     let mut p = Parser::at(s, at);
     p.next().map_err(jerr)?; // the '{' checked by the caller
     let mut seen = 0u8;
-    let mut urls: [Option<Url>; 2] = [None, None];
     loop {
         let key = match p.next().map_err(jerr)? {
             Event::EndObject => break,
@@ -305,14 +304,9 @@ fn redis_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result
                     kind: ErrorKind::Url(e),
                     pos: vpos,
                 })?;
-                urls[(bit - 1) as usize] = Some(u);
+                add_endpoint(cfg, &u, bit).map_err(|k| Error { kind: k, pos: at })?;
             }
             _ => return err(ErrorKind::UrlNotString, vpos),
-        }
-    }
-    for (i, u) in urls.iter().enumerate() {
-        if let Some(u) = u {
-            add_endpoint(cfg, u, 1 << i).map_err(|k| Error { kind: k, pos: at })?;
         }
     }
     Ok(())
@@ -334,52 +328,9 @@ fn add_endpoint(cfg: &mut Config, url: &Url, streams: u8) -> Result<(), ErrorKin
     Ok(())
 }
 
-struct Cmp<'a> {
-    other: &'a [u8],
-    pos: usize,
-    equal: bool,
-}
-
-impl url::Out for Cmp<'_> {
-    fn put(&mut self, b: &[u8]) {
-        let end = self.pos + b.len();
-        if end > self.other.len() || &self.other[self.pos..end] != b {
-            self.equal = false;
-        }
-        self.pos = end;
-    }
-}
-
-struct Collect {
-    buf: [u8; url::URL_MAX * 3],
-    len: usize,
-}
-
-impl url::Out for Collect {
-    fn put(&mut self, b: &[u8]) {
-        let end = (self.len + b.len()).min(self.buf.len());
-        self.buf[self.len..end].copy_from_slice(&b[..end - self.len]);
-        self.len = end;
-    }
-}
-
 /// Do two URLs name the same endpoint with the same credentials and options?
 pub fn same_url(a: &Url, b: &Url) -> bool {
-    if a.pass.as_bytes() != b.pass.as_bytes() || a.spool != b.spool {
-        return false;
-    }
-    let mut c = Collect {
-        buf: [0; url::URL_MAX * 3],
-        len: 0,
-    };
-    a.identity(&mut c);
-    let mut cmp = Cmp {
-        other: &c.buf[..c.len],
-        pos: 0,
-        equal: true,
-    };
-    b.identity(&mut cmp);
-    cmp.equal && cmp.pos == c.len
+    a == b
 }
 
 fn file_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result<(), Error> {
@@ -484,9 +435,11 @@ mod tests {
         let (r, c, _) = run(br#"[{"data":{"stderr":"redis://h/e","stdout":"redis://h/o"},"type":"redis"}]"#);
         assert!(r.is_ok());
         assert_eq!(c.count, 2);
-        assert_eq!(c.endpoints[0].streams, STDOUT_BIT);
-        assert_eq!(c.endpoints[0].url.target.as_bytes(), b"o");
-        assert_eq!(c.endpoints[1].streams, STDERR_BIT);
+        // Endpoints come in the order their keys appear.
+        assert_eq!(c.endpoints[0].streams, STDERR_BIT);
+        assert_eq!(c.endpoints[0].url.target.as_bytes(), b"e");
+        assert_eq!(c.endpoints[1].streams, STDOUT_BIT);
+        assert_eq!(c.endpoints[1].url.target.as_bytes(), b"o");
     }
 
     #[test]

@@ -78,18 +78,32 @@ pub struct Stats {
     pub sent: u64,
 }
 
+/// The commands of one endpoint: out-buffer and spool, in order.
+///
+/// Kept apart from the endpoint's config so that a record's command can be
+/// built from borrowed config fields while the queue is changed.
+pub struct Queue {
+    buf: [u8; OUT_BUF],
+    /// First byte not acknowledged.
+    head: usize,
+    /// Next byte to send.
+    sent: usize,
+    /// End of the queued bytes.
+    tail: usize,
+    /// End of the last command written in full (`head <= counted <= sent`).
+    counted: usize,
+    pub spool: Spool,
+    /// Dropped lines not yet reported to the endpoint by a marker.
+    lost: Loss,
+    pub stats: Stats,
+}
+
 pub struct Endpoint {
     used: bool,
     pub conf: EndpointConf,
     conn: Conn,
-    buf: [u8; OUT_BUF],
-    head: usize,
-    sent: usize,
-    tail: usize,
-    /// End of the last command written in full (`head <= counted <= sent`).
-    counted: usize,
+    q: Queue,
     reader: Reader,
-    pub spool: Spool,
     failures: u32,
     /// Since when the spool file has been open and empty (0: it is not).
     spool_idle_since: u64,
@@ -99,11 +113,163 @@ pub struct Endpoint {
     waiting_since: u64,
     /// The last failure was reported; report recovery.
     down_reported: bool,
-    /// Dropped lines not yet reported to the endpoint by a marker.
-    lost: Loss,
     err_kinds: [ErrWord; ERR_KINDS],
-    pub stats: Stats,
     rng: u64,
+}
+
+impl Queue {
+    pub fn lose(&mut self, conf: &EndpointConf, bytes: usize, t: u64) {
+        if self.lost.lines == 0 {
+            self.lost.first_ns = t;
+            msg(conf, Level::Warn)
+                .s(b": backlog full or unavailable, dropping lines (counted)")
+                .emit();
+        }
+        self.lost.lines += 1;
+        self.lost.bytes += bytes as u64;
+        self.lost.last_ns = t;
+        self.stats.dropped += 1;
+    }
+
+    /// Queue the loss marker; return false if there is no room yet.
+    pub fn queue_marker(&mut self, conf: &EndpointConf, scratch: &mut [u8]) -> bool {
+        let mut text = [0u8; 160];
+        let mut n = 0;
+        let mut put = |b: &[u8]| {
+            text[n..n + b.len()].copy_from_slice(b);
+            n += b.len();
+        };
+        let (mut a, mut b) = ([0u8; clock::NANOS_LEN], [0u8; clock::NANOS_LEN]);
+        clock::rfc3339_nanos(self.lost.first_ns, &mut a);
+        clock::rfc3339_nanos(self.lost.last_ns, &mut b);
+        put(b"shim-logs: lost ");
+        put(itoa::Buffer::new().format(self.lost.lines).as_bytes());
+        put(b" lines (");
+        put(itoa::Buffer::new().format(self.lost.bytes).as_bytes());
+        put(b" bytes) between ");
+        put(&a);
+        put(b" and ");
+        put(&b);
+        put(b"\n");
+        let target = conf.url.target.as_bytes();
+        let line = &text[..n];
+        let ok = match conf.url.cmd {
+            Cmd::Publish => self.enqueue(conf, &[b"PUBLISH", target, line], None, scratch),
+            Cmd::Rpush => self.enqueue(conf, &[b"RPUSH", target, line], None, scratch),
+            Cmd::Xadd => self.enqueue(conf, &[b"XADD", target, b"*", b"log", line], None, scratch),
+        };
+        if ok {
+            msg(conf, Level::Warn)
+                .s(b": lost ")
+                .n(self.lost.lines)
+                .s(b" lines (")
+                .n(self.lost.bytes)
+                .s(b" bytes) between ")
+                .s(&a)
+                .s(b" and ")
+                .s(&b)
+                .emit();
+            self.lost.lines = 0;
+            self.lost.bytes = 0;
+        }
+        ok
+    }
+
+    /// Queue one command (and an optional second, as a unit): buffer, spool, or refuse.
+    pub fn enqueue(&mut self, conf: &EndpointConf, a: &[&[u8]], b: Option<&[&[u8]]>, scratch: &mut [u8]) -> bool {
+        let la = resp::len(a);
+        let total = la + b.map_or(0, resp::len);
+        if total > OUT_BUF || total > scratch.len() {
+            return false;
+        }
+        if !self.spool.active() {
+            if OUT_BUF - (self.tail - self.head) >= total {
+                self.compact(total);
+                let t = self.tail;
+                let _ = resp::write(a, &mut self.buf[t..]);
+                if let Some(b) = b {
+                    let _ = resp::write(b, &mut self.buf[t + la..]);
+                }
+                self.tail += total;
+                return true;
+            }
+            if self.spool.max == 0 || self.spool.max < (self.tail - self.head + total) as u64 {
+                return false;
+            }
+            if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
+                msg(conf, Level::Error)
+                    .s(b": cannot create spool ")
+                    .q(self.spool.path.as_bytes())
+                    .s(b": ")
+                    .errno(e)
+                    .emit();
+                return false;
+            }
+        }
+        if !self.spool.fits(total) {
+            return false;
+        }
+        let _ = resp::write(a, scratch);
+        if let Some(b) = b {
+            let _ = resp::write(b, &mut scratch[la..]);
+        }
+        match self.spool.append(&scratch[..total]) {
+            Ok(()) => {
+                self.stats.spooled += 1;
+                self.refill(conf);
+                true
+            }
+            Err(e) => {
+                msg(conf, Level::Error).s(b": spool write failed: ").errno(e).emit();
+                false
+            }
+        }
+    }
+
+    /// Make room for `need` bytes at the tail by moving the live bytes to the front.
+    pub fn compact(&mut self, need: usize) {
+        if self.head > 0 && (self.tail + need > OUT_BUF || self.head == self.tail) {
+            self.buf.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.sent -= self.head;
+            self.counted -= self.head;
+            self.head = 0;
+        }
+    }
+
+    /// Load spooled commands into the out-buffer's free space.
+    pub fn refill(&mut self, conf: &EndpointConf) {
+        if !self.spool.active() || self.spool.loaded >= self.spool.end {
+            return;
+        }
+        self.compact(crate::limits::CMD_MAX);
+        let t = self.tail;
+        match self.spool.load(&mut self.buf[t..]) {
+            Load::Bytes(n) => self.tail += n,
+            Load::Corrupt(at) => {
+                let lost = self.spool.end - at;
+                msg(conf, Level::Error)
+                    .s(b": spool is damaged at offset ")
+                    .n(at)
+                    .s(b"; ")
+                    .n(lost)
+                    .s(b" bytes after it are lost")
+                    .emit();
+                self.spool.truncate(at);
+                if self.head == self.tail {
+                    self.spool.remove();
+                }
+            }
+        }
+    }
+}
+
+/// Start a diagnostics line naming endpoint `conf` (password masked).
+fn msg(conf: &EndpointConf, level: Level) -> Msg {
+    let mut m = Msg::new(level);
+    m.s(b"redis ");
+    conf.url.write_masked(&mut m);
+    m
 }
 
 /// Error words that say "not now" rather than "never": the command is kept and retried.
@@ -129,29 +295,31 @@ impl Endpoint {
         used: false,
         conf: EndpointConf::EMPTY,
         conn: Conn::Unused,
-        buf: [0; OUT_BUF],
-        head: 0,
-        sent: 0,
-        tail: 0,
-        counted: 0,
+        q: Queue {
+            buf: [0; OUT_BUF],
+            head: 0,
+            sent: 0,
+            tail: 0,
+            counted: 0,
+            spool: Spool::NONE,
+            lost: Loss::NONE,
+            stats: Stats {
+                queued: 0,
+                acked: 0,
+                spooled: 0,
+                dropped: 0,
+                reconnects: 0,
+                errors: 0,
+                sent: 0,
+            },
+        },
         reader: Reader::NEW,
-        spool: Spool::NONE,
         failures: 0,
-        generation: 0,
         spool_idle_since: 0,
+        generation: 0,
         waiting_since: 0,
         down_reported: false,
-        lost: Loss::NONE,
         err_kinds: [ErrWord::NONE; ERR_KINDS],
-        stats: Stats {
-            queued: 0,
-            acked: 0,
-            spooled: 0,
-            dropped: 0,
-            reconnects: 0,
-            errors: 0,
-            sent: 0,
-        },
         rng: 0,
     };
 
@@ -161,15 +329,15 @@ impl Endpoint {
         self.used = true;
         self.conn = Conn::Backoff { until: 0 };
         self.rng = seed | 1;
-        self.spool.path.clear();
-        self.spool.path.push(spool_path.as_bytes());
-        self.spool.max = conf.url.spool;
-        let resumed = self.spool.resume();
-        if self.spool.loss.lines > 0 {
-            self.lost = self.spool.loss;
+        self.q.spool.path.clear();
+        self.q.spool.path.push(spool_path.as_bytes());
+        self.q.spool.max = conf.url.spool;
+        let resumed = self.q.spool.resume();
+        if self.q.spool.loss.lines > 0 {
+            self.q.lost = self.q.spool.loss;
             self.msg(Level::Warn)
                 .s(b": an earlier logger dropped ")
-                .n(self.lost.lines)
+                .n(self.q.lost.lines)
                 .s(b" lines; a marker will say so")
                 .emit();
         }
@@ -177,18 +345,18 @@ impl Endpoint {
             Ok(true) => {
                 self.msg(Level::Info)
                     .s(b": resuming spool ")
-                    .q(self.spool.path.as_bytes())
+                    .q(self.q.spool.path.as_bytes())
                     .s(b" with ")
-                    .n(self.spool.backlog())
+                    .n(self.q.spool.backlog())
                     .s(b" bytes")
                     .emit();
-                self.refill();
+                self.q.refill(&self.conf);
             }
             Ok(false) => {}
             Err(e) => {
                 self.msg(Level::Warn)
                     .s(b": cannot resume spool ")
-                    .q(self.spool.path.as_bytes())
+                    .q(self.q.spool.path.as_bytes())
                     .s(b": ")
                     .errno(e)
                     .emit();
@@ -202,10 +370,7 @@ impl Endpoint {
 
     /// Start a diagnostics line naming this endpoint (password masked).
     fn msg(&self, level: Level) -> Msg {
-        let mut m = Msg::new(level);
-        m.s(b"redis ");
-        self.conf.url.write_masked(&mut m);
-        m
+        msg(&self.conf, level)
     }
 
     fn fd(&self) -> Option<Fd> {
@@ -222,186 +387,44 @@ impl Endpoint {
         if !self.used || self.conf.streams & rec.stream.bit() == 0 {
             return;
         }
-        let conf = self.conf;
-        if self.lost.lines > 0 && !self.queue_marker(scratch) {
-            self.lose(rec.line.len(), rec.time_ns);
+        if self.q.lost.lines > 0 && !self.q.queue_marker(&self.conf, scratch) {
+            self.q.lose(&self.conf, rec.line.len(), rec.time_ns);
             return;
         }
-        let url = &conf.url;
+        let url = &self.conf.url;
         let target = url.target.as_bytes();
         let ok = match url.cmd {
-            Cmd::Publish => self.enqueue(&[b"PUBLISH", target, rec.line], None, scratch),
+            Cmd::Publish => self
+                .q
+                .enqueue(&self.conf, &[b"PUBLISH", target, rec.line], None, scratch),
             Cmd::Rpush => {
                 let mut n = itoa::Buffer::new();
                 let neg = neg_len(&mut n, url.maxlen);
                 let trim: [&[u8]; 4] = [b"LTRIM", target, neg, b"-1"];
                 let second = if url.maxlen > 0 { Some(&trim[..]) } else { None };
-                self.enqueue(&[b"RPUSH", target, rec.line], second, scratch)
+                self.q
+                    .enqueue(&self.conf, &[b"RPUSH", target, rec.line], second, scratch)
             }
             Cmd::Xadd => {
                 let mut n = itoa::Buffer::new();
                 let max = n.format(url.maxlen).as_bytes();
                 if url.maxlen > 0 {
-                    self.enqueue(
+                    self.q.enqueue(
+                        &self.conf,
                         &[b"XADD", target, b"MAXLEN", b"~", max, b"*", b"log", rec.line],
                         None,
                         scratch,
                     )
                 } else {
-                    self.enqueue(&[b"XADD", target, b"*", b"log", rec.line], None, scratch)
+                    self.q
+                        .enqueue(&self.conf, &[b"XADD", target, b"*", b"log", rec.line], None, scratch)
                 }
             }
         };
         if ok {
-            self.stats.queued += 1;
+            self.q.stats.queued += 1;
         } else {
-            self.lose(rec.line.len(), rec.time_ns);
-        }
-    }
-
-    fn lose(&mut self, bytes: usize, t: u64) {
-        if self.lost.lines == 0 {
-            self.lost.first_ns = t;
-            self.msg(Level::Warn)
-                .s(b": backlog full or unavailable, dropping lines (counted)")
-                .emit();
-        }
-        self.lost.lines += 1;
-        self.lost.bytes += bytes as u64;
-        self.lost.last_ns = t;
-        self.stats.dropped += 1;
-    }
-
-    /// Queue the loss marker; return false if there is no room yet.
-    fn queue_marker(&mut self, scratch: &mut [u8]) -> bool {
-        let mut text = [0u8; 160];
-        let mut n = 0;
-        let mut put = |b: &[u8]| {
-            text[n..n + b.len()].copy_from_slice(b);
-            n += b.len();
-        };
-        let (mut a, mut b) = ([0u8; clock::NANOS_LEN], [0u8; clock::NANOS_LEN]);
-        clock::rfc3339_nanos(self.lost.first_ns, &mut a);
-        clock::rfc3339_nanos(self.lost.last_ns, &mut b);
-        put(b"shim-logs: lost ");
-        put(itoa::Buffer::new().format(self.lost.lines).as_bytes());
-        put(b" lines (");
-        put(itoa::Buffer::new().format(self.lost.bytes).as_bytes());
-        put(b" bytes) between ");
-        put(&a);
-        put(b" and ");
-        put(&b);
-        put(b"\n");
-        let conf = self.conf;
-        let target = conf.url.target.as_bytes();
-        let line = &text[..n];
-        let ok = match conf.url.cmd {
-            Cmd::Publish => self.enqueue(&[b"PUBLISH", target, line], None, scratch),
-            Cmd::Rpush => self.enqueue(&[b"RPUSH", target, line], None, scratch),
-            Cmd::Xadd => self.enqueue(&[b"XADD", target, b"*", b"log", line], None, scratch),
-        };
-        if ok {
-            self.msg(Level::Warn)
-                .s(b": lost ")
-                .n(self.lost.lines)
-                .s(b" lines (")
-                .n(self.lost.bytes)
-                .s(b" bytes) between ")
-                .s(&a)
-                .s(b" and ")
-                .s(&b)
-                .emit();
-            self.lost.lines = 0;
-            self.lost.bytes = 0;
-        }
-        ok
-    }
-
-    /// Queue one command (and an optional second, as a unit): buffer, spool, or refuse.
-    fn enqueue(&mut self, a: &[&[u8]], b: Option<&[&[u8]]>, scratch: &mut [u8]) -> bool {
-        let la = resp::len(a);
-        let total = la + b.map_or(0, resp::len);
-        if total > OUT_BUF || total > scratch.len() {
-            return false;
-        }
-        if !self.spool.active() {
-            if OUT_BUF - (self.tail - self.head) >= total {
-                self.compact(total);
-                let t = self.tail;
-                let _ = resp::write(a, &mut self.buf[t..]);
-                if let Some(b) = b {
-                    let _ = resp::write(b, &mut self.buf[t + la..]);
-                }
-                self.tail += total;
-                return true;
-            }
-            if self.spool.max == 0 || self.spool.max < (self.tail - self.head + total) as u64 {
-                return false;
-            }
-            if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
-                self.msg(Level::Error)
-                    .s(b": cannot create spool ")
-                    .q(self.spool.path.as_bytes())
-                    .s(b": ")
-                    .errno(e)
-                    .emit();
-                return false;
-            }
-        }
-        if !self.spool.fits(total) {
-            return false;
-        }
-        let _ = resp::write(a, scratch);
-        if let Some(b) = b {
-            let _ = resp::write(b, &mut scratch[la..]);
-        }
-        match self.spool.append(&scratch[..total]) {
-            Ok(()) => {
-                self.stats.spooled += 1;
-                self.refill();
-                true
-            }
-            Err(e) => {
-                self.msg(Level::Error).s(b": spool write failed: ").errno(e).emit();
-                false
-            }
-        }
-    }
-
-    /// Make room for `need` bytes at the tail by moving the live bytes to the front.
-    fn compact(&mut self, need: usize) {
-        if self.head > 0 && (self.tail + need > OUT_BUF || self.head == self.tail) {
-            self.buf.copy_within(self.head..self.tail, 0);
-            self.tail -= self.head;
-            self.sent -= self.head;
-            self.counted -= self.head;
-            self.head = 0;
-        }
-    }
-
-    /// Load spooled commands into the out-buffer's free space.
-    fn refill(&mut self) {
-        if !self.spool.active() || self.spool.loaded >= self.spool.end {
-            return;
-        }
-        self.compact(crate::limits::CMD_MAX);
-        let t = self.tail;
-        match self.spool.load(&mut self.buf[t..]) {
-            Load::Bytes(n) => self.tail += n,
-            Load::Corrupt(at) => {
-                let lost = self.spool.end - at;
-                self.msg(Level::Error)
-                    .s(b": spool is damaged at offset ")
-                    .n(at)
-                    .s(b"; ")
-                    .n(lost)
-                    .s(b" bytes after it are lost")
-                    .emit();
-                self.spool.truncate(at);
-                if self.head == self.tail {
-                    self.spool.remove();
-                }
-            }
+            self.q.lose(&self.conf, rec.line.len(), rec.time_ns);
         }
     }
 
@@ -413,7 +436,7 @@ impl Endpoint {
             Conn::Connecting { fd, .. } => Some((fd, sys::POLLOUT)),
             Conn::Handshake { fd, .. } => Some((fd, sys::POLLIN)),
             Conn::Ready { fd } => {
-                let out = if self.sent < self.tail { sys::POLLOUT } else { 0 };
+                let out = if self.q.sent < self.q.tail { sys::POLLOUT } else { 0 };
                 Some((fd, sys::POLLIN | out))
             }
             _ => None,
@@ -425,7 +448,7 @@ impl Endpoint {
         let conn = match self.conn {
             Conn::Backoff { until } => Some(until),
             Conn::Connecting { deadline, .. } | Conn::Handshake { deadline, .. } => Some(deadline),
-            Conn::Ready { .. } if self.head < self.sent => Some(self.waiting_since + REPLY_TIMEOUT_NS),
+            Conn::Ready { .. } if self.q.head < self.q.sent => Some(self.waiting_since + REPLY_TIMEOUT_NS),
             _ => None,
         };
         let idle = (self.spool_idle_since != 0).then(|| self.spool_idle_since + SPOOL_IDLE_NS);
@@ -441,12 +464,12 @@ impl Endpoint {
             sys::close(fd);
         }
         if matches!(self.conn, Conn::Ready { .. }) {
-            self.stats.reconnects += 1;
+            self.q.stats.reconnects += 1;
         }
         self.reader.reset();
         self.generation = self.generation.wrapping_add(1);
-        self.sent = self.head;
-        self.counted = self.head;
+        self.q.sent = self.q.head;
+        self.q.counted = self.q.head;
         let exp = self.failures.min(10);
         let max = (BACKOFF_MIN_MS << exp).min(BACKOFF_MAX_MS);
         self.rng ^= self.rng << 13;
@@ -547,9 +570,9 @@ impl Endpoint {
 
     fn ready(&mut self, fd: Fd) {
         self.conn = Conn::Ready { fd };
-        self.sent = self.head;
-        self.counted = self.head;
-        if self.head == self.tail {
+        self.q.sent = self.q.head;
+        self.q.counted = self.q.head;
+        if self.q.head == self.q.tail {
             self.recovered();
         }
     }
@@ -646,8 +669,8 @@ impl Endpoint {
         if !matches!(self.conn, Conn::Ready { .. }) {
             return Ok(()); // replies after a failure in the same batch
         }
-        let n = match resp::command_end(&self.buf[self.head..self.tail]) {
-            End::Complete(n) if self.head + n <= self.sent => n,
+        let n = match resp::command_end(&self.q.buf[self.q.head..self.q.tail]) {
+            End::Complete(n) if self.q.head + n <= self.q.sent => n,
             _ => return Err(b"reply without a command"),
         };
         if let Reply::Err(w) = reply {
@@ -655,21 +678,21 @@ impl Endpoint {
                 self.fail(now, b"command refused for now", None, Some(w.as_bytes()));
                 return Ok(());
             }
-            self.stats.errors += 1;
+            self.q.stats.errors += 1;
             self.note_error(w);
         }
-        self.head += n;
-        self.stats.acked += 1;
+        self.q.head += n;
+        self.q.stats.acked += 1;
         self.recovered();
         self.waiting_since = now;
-        if self.spool.active() {
-            self.spool.ack(n);
+        if self.q.spool.active() {
+            self.q.spool.ack(n);
         }
-        if self.head == self.tail {
-            self.head = 0;
-            self.sent = 0;
-            self.counted = 0;
-            self.tail = 0;
+        if self.q.head == self.q.tail {
+            self.q.head = 0;
+            self.q.sent = 0;
+            self.q.counted = 0;
+            self.q.tail = 0;
         }
         Ok(())
     }
@@ -693,21 +716,21 @@ impl Endpoint {
             Conn::Handshake { deadline, .. } if now >= deadline => {
                 self.fail(now, b"no answer to AUTH/SELECT", None, None)
             }
-            Conn::Ready { .. } if self.head < self.sent && now >= self.waiting_since + REPLY_TIMEOUT_NS => {
+            Conn::Ready { .. } if self.q.head < self.q.sent && now >= self.waiting_since + REPLY_TIMEOUT_NS => {
                 self.fail(now, b"no reply for 20 s", None, None)
             }
             _ => {}
         }
-        self.refill();
-        if self.lost.lines > 0 {
-            self.queue_marker(scratch);
+        self.q.refill(&self.conf);
+        if self.q.lost.lines > 0 {
+            self.q.queue_marker(&self.conf, scratch);
         }
         // A drained spool stays open for the next burst, and goes after a quiet second.
-        if self.spool.is_open() && !self.spool.active() {
+        if self.q.spool.is_open() && !self.q.spool.active() {
             if self.spool_idle_since == 0 {
                 self.spool_idle_since = now;
             } else if now >= self.spool_idle_since + SPOOL_IDLE_NS {
-                self.spool.close();
+                self.q.spool.close();
                 self.spool_idle_since = 0;
             }
         } else {
@@ -718,16 +741,16 @@ impl Endpoint {
     /// Send whatever is pending, if connected.
     pub fn flush(&mut self, now: u64) {
         if let Conn::Ready { fd } = self.conn {
-            while self.sent < self.tail {
-                match sys::send(fd, &self.buf[self.sent..self.tail]) {
+            while self.q.sent < self.q.tail {
+                match sys::send(fd, &self.q.buf[self.q.sent..self.q.tail]) {
                     Ok(n) => {
-                        if self.head == self.sent {
+                        if self.q.head == self.q.sent {
                             self.waiting_since = now;
                         }
-                        self.sent += n;
-                        while let End::Complete(l) = resp::command_end(&self.buf[self.counted..self.sent]) {
-                            self.counted += l;
-                            self.stats.sent += 1;
+                        self.q.sent += n;
+                        while let End::Complete(l) = resp::command_end(&self.q.buf[self.q.counted..self.q.sent]) {
+                            self.q.counted += l;
+                            self.q.stats.sent += 1;
                         }
                     }
                     Err(sys::EAGAIN) => break,
@@ -741,7 +764,7 @@ impl Endpoint {
     pub fn settled(&self) -> bool {
         match self.conn {
             Conn::Unused | Conn::Abandoned => true,
-            _ => self.head == self.tail && !self.spool.active() && self.lost.lines == 0,
+            _ => self.q.head == self.q.tail && !self.q.spool.active() && self.q.lost.lines == 0,
         }
     }
 
@@ -764,30 +787,34 @@ impl Endpoint {
         }
         self.conn = Conn::Abandoned;
         let mut left = 0u64;
-        if self.head < self.tail && !self.spool.active() {
-            if self.spool.max > 0 {
-                if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
+        if self.q.head < self.q.tail && !self.q.spool.active() {
+            if self.q.spool.max > 0 {
+                if let Err(e) = self.q.spool.create(&self.q.buf[self.q.head..self.q.tail]) {
                     self.msg(Level::Error)
                         .s(b": cannot create spool at exit: ")
                         .errno(e)
                         .emit();
-                    left = count_commands(&self.buf[self.head..self.tail]);
+                    left = count_commands(&self.q.buf[self.q.head..self.q.tail]);
                 }
             } else {
-                left = count_commands(&self.buf[self.head..self.tail]);
+                left = count_commands(&self.q.buf[self.q.head..self.q.tail]);
             }
         }
-        if self.spool.is_open() || self.lost.lines > 0 {
-            if let Err(e) = self.spool.save_loss(&self.lost) {
+        if self.q.spool.is_open() || self.q.lost.lines > 0 {
+            if let Err(e) = self.q.spool.save_loss(&self.q.lost) {
                 self.msg(Level::Error)
                     .s(b": cannot record the loss in the spool: ")
                     .errno(e)
                     .emit();
             }
         }
-        let backlog = if self.spool.active() { self.spool.backlog() } else { 0 };
-        self.spool.close();
-        let s = self.stats;
+        let backlog = if self.q.spool.active() {
+            self.q.spool.backlog()
+        } else {
+            0
+        };
+        self.q.spool.close();
+        let s = self.q.stats;
         let mut m = self.msg(Level::Info);
         m.s(b": records ")
             .n(s.queued)
@@ -806,9 +833,9 @@ impl Endpoint {
             .s(b" backlog ")
             .n(backlog)
             .s(b" bytes");
-        if self.lost.lines > 0 {
+        if self.q.lost.lines > 0 {
             m.s(b"; ")
-                .n(self.lost.lines)
+                .n(self.q.lost.lines)
                 .s(b" dropped lines not yet reported to Redis (kept in the spool header for the next logger)");
         }
         m.emit();

@@ -272,11 +272,6 @@ impl Spool {
         }
     }
 
-    /// Forget what was loaded but not acknowledged (it is reloaded later).
-    pub fn unload(&mut self) {
-        self.loaded = self.acked;
-    }
-
     /// Delete the drained file.
     pub fn remove(&mut self) {
         let _ = sys::unlink(&self.path);

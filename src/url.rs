@@ -7,10 +7,16 @@
 //! any password, used to name the endpoint's spool file.
 
 /// A byte string of at most `N` bytes, stored inline.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Eq)]
 pub struct Fixed<const N: usize> {
     buf: [u8; N],
     len: u16,
+}
+
+impl<const N: usize> PartialEq for Fixed<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
 }
 
 impl<const N: usize> Fixed<N> {
@@ -76,7 +82,7 @@ pub enum Host {
     Name,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Url {
     pub user: Fixed<USER_MAX>,
     pub pass: Fixed<PASS_MAX>,
