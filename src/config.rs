@@ -46,11 +46,13 @@ pub struct FileConf {
 }
 
 impl FileConf {
-    /// NOTE(compat): the original kept one plain file and never rotated it.
+    /// NOTE(compat): raw, as the original; but rotated by default (it never
+    /// was), so that a chatty container cannot fill the node's disk: at most
+    /// `max_files` files of `max_size` bytes.
     pub const DEFAULT: FileConf = FileConf {
         format: FileFormat::Raw,
-        max_size: 0,
-        max_files: 0,
+        max_size: 16 << 20,
+        max_files: 4,
     };
 }
 
@@ -367,7 +369,7 @@ fn file_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result<
                 2
             }
             b"max-files" => {
-                cfg.file.max_files = number(s, v).filter(|&n| n <= 100).ok_or(bad)? as u32;
+                cfg.file.max_files = number(s, v).filter(|&n| (1..=100).contains(&n)).ok_or(bad)? as u32;
                 4
             }
             other => {

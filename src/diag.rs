@@ -124,7 +124,7 @@ impl Msg {
     }
 }
 
-impl crate::url::Out for Msg {
+impl crate::encode::Out for Msg {
     fn put(&mut self, b: &[u8]) {
         self.s(b);
     }

@@ -12,6 +12,7 @@
 use crate::args::{self, RunArgs};
 use crate::config;
 use crate::diag::{self, Level, Msg};
+use crate::encode::json::Identity;
 use crate::limits::MAX_ENDPOINTS;
 use crate::record::{Record, Stream};
 use crate::source::Source;
@@ -91,17 +92,12 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
 
     // The local file.
     let log_path = paths.with(b".log");
-    if let Err(e) = st.file.open(log_path) {
+    if let Err(e) = st.file.open(log_path, st.config.file) {
         Msg::new(Level::Error)
             .s(b"cannot open the local file ")
             .q(log_path.as_bytes())
             .s(b": ")
             .errno(e)
-            .emit();
-    }
-    if st.config.file.format != config::FileFormat::Raw || st.config.file.max_size > 0 {
-        Msg::new(Level::Warn)
-            .s(b"file format and rotation options are not supported yet; writing raw")
             .emit();
     }
 
@@ -137,15 +133,19 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
         }
     }
 
-    run_loop(st, &mut sources, sigfd, &mut paths);
+    let ident = Identity { id, namespace: ns };
+    run_loop(st, &mut sources, sigfd, &mut paths, &ident);
 
     for ep in st.endpoints.iter_mut() {
         ep.finish();
     }
     let mut m = Msg::new(Level::Info);
-    m.s(b"exit: local file ").n(st.file.written).s(b" bytes written");
-    if st.file.lost_bytes > 0 {
-        m.s(b", ").n(st.file.lost_bytes).s(b" bytes lost");
+    m.s(b"exit: local file ").n(st.file.w.written).s(b" bytes written");
+    if st.file.w.lost_bytes > 0 {
+        m.s(b", ").n(st.file.w.lost_bytes).s(b" bytes lost");
+    }
+    if st.file.rotations > 0 {
+        m.s(b", ").n(st.file.rotations).s(b" rotations");
     }
     m.emit();
     EXIT_OK
@@ -253,7 +253,7 @@ fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
 }
 
 /// The main loop; returns when it is time to exit.
-fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &mut Paths) {
+fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &mut Paths, ident: &Identity) {
     let mut seq: u64 = 0;
     let mut terminating = false;
     let mut deadline: Option<u64> = None;
@@ -309,7 +309,7 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
         for k in 0..2 {
             let i = (first + k) % 2;
             if pfd[1 + i].revents != 0 || (terminating && sources[i].is_open()) {
-                read_stream(st, &mut sources[i], i, &mut seq, terminating, now);
+                read_stream(st, &mut sources[i], i, &mut seq, terminating, ident);
             }
         }
         first ^= 1;
@@ -322,7 +322,7 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
             if pfd[3 + i].fd >= 0 {
                 ep.handle(pfd[3 + i].revents, now, &mut st.recv);
             }
-            ep.tick(now, &mut st.scratch);
+            ep.tick(now, ident, &mut st.scratch);
             ep.flush(now);
         }
         rotate_diag(paths, &mut diag_fd);
@@ -347,7 +347,7 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
 }
 
 /// Read what a pipe has (bounded per turn) and hand its records to every sink.
-fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, terminating: bool, _now: u64) {
+fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, terminating: bool, ident: &Identity) {
     for _ in 0..READS_PER_TURN {
         let frame = &mut st.frames[i];
         let (eof, stop) = match sys::read(src.fd, frame.space()) {
@@ -372,7 +372,7 @@ fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, termin
                 (true, true)
             }
         };
-        deliver(st, i, src.stream, seq, eof);
+        deliver(st, i, src.stream, seq, eof, ident);
         if stop {
             src.close();
             return;
@@ -381,7 +381,7 @@ fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, termin
 }
 
 /// Hand every chunk now complete in frame `i` to the sinks.
-fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool) {
+fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool, ident: &Identity) {
     let time_ns = sys::realtime_ns();
     let frame = &mut st.frames[i];
     let mut region: Option<(usize, usize)> = None;
@@ -397,11 +397,16 @@ fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool) {
         *seq += 1;
         for ep in st.endpoints.iter_mut() {
             if ep.in_use() {
-                ep.offer(&rec, &mut st.scratch);
+                ep.offer(&rec, ident, &mut st.scratch);
             }
         }
+        if st.file.encodes() {
+            st.file.record(&rec);
+        }
     }
-    if let Some((a, b)) = region {
-        st.file.write(&frame.buf[a..b]);
+    if st.file.encodes() {
+        st.file.flush();
+    } else if let Some((a, b)) = region {
+        st.file.write_raw(&frame.buf[a..b]);
     }
 }

@@ -1,56 +1,174 @@
 //! The local copy `<root>/logs/<ns>/<id>.log` (sink, shell).
 //!
-//! Opened once with `O_APPEND|O_NOFOLLOW` and never truncated, so a new logger
-//! for the same container continues the file. In the raw format the bytes of
-//! a whole read go out in one `write(2)`. A failed write (disk full, file size
-//! limit) loses those bytes, counts them and is reported once per cause; the
-//! pipes keep being read.
+//! Opened with `O_APPEND|O_NOFOLLOW` and never truncated, so a new logger for
+//! the same container continues the file. Formats: `raw` (the original's bytes;
+//! the bytes of a whole read go out in one `write(2)`), `cri` and `json`
+//! (encoded per record through a small buffer). Rotation is rename-based
+//! (`.log` → `.log.1` → ...), done before a record that would take the file
+//! past `max-size`, so `tail -F` keeps following. A failed write (disk full,
+//! file size limit) loses those bytes, counts them and is reported once per
+//! cause; the pipes keep being read.
 
+use crate::config::{FileConf, FileFormat};
 use crate::diag::{Level, Msg};
+use crate::encode::{cri, json, Out};
+use crate::limits::FILE_BUF;
+use crate::record::Record;
 use crate::sys::{self, Errno, Fd, Path};
 
 pub struct LocalFile {
+    path: Path,
+    pub conf: FileConf,
+    pub w: Writer,
+    /// Encoded records waiting for one write (cri and json formats).
+    buf: [u8; FILE_BUF],
+    len: usize,
+    pub rotations: u64,
+}
+
+/// The open file and what happened to the bytes given to it.
+pub struct Writer {
     /// Valid only while `open` (no -1 sentinel: the initial state is all zeros).
     fd: Fd,
     open: bool,
-    /// Bytes that could not be written, and the last errno reported.
+    /// Current size of the file, for rotation.
+    size: u64,
+    pub written: u64,
+    /// Bytes that could not be written.
     pub lost_bytes: u64,
     last_err: Option<Errno>,
-    pub written: u64,
 }
 
 impl LocalFile {
     pub const NONE: LocalFile = LocalFile {
-        fd: 0,
-        open: false,
-        lost_bytes: 0,
-        last_err: None,
-        written: 0,
+        path: Path::new(),
+        conf: FileConf::DEFAULT,
+        w: Writer {
+            fd: 0,
+            open: false,
+            size: 0,
+            written: 0,
+            lost_bytes: 0,
+            last_err: None,
+        },
+        buf: [0; FILE_BUF],
+        len: 0,
+        rotations: 0,
     };
 
     /// Open (creating) the log file at `path` for appending.
-    pub fn open(&mut self, path: &Path) -> Result<(), Errno> {
+    pub fn open(&mut self, path: &Path, conf: FileConf) -> Result<(), Errno> {
+        self.path.clear();
+        self.path.push(path.as_bytes());
+        self.conf = conf;
+        self.reopen()
+    }
+
+    fn reopen(&mut self) -> Result<(), Errno> {
         let fd = sys::open(
-            path,
+            &self.path,
+            // O_NONBLOCK: a FIFO planted at the path cannot block the open.
             sys::O_WRONLY | sys::O_APPEND | sys::O_CREAT | sys::O_NOFOLLOW | sys::O_NONBLOCK,
-            0o644, // O_NONBLOCK: a FIFO planted at the path cannot block the open.
+            0o644,
         )?;
         if !sys::is_regular(fd) {
             sys::close(fd);
             return Err(sys::EINVAL);
         }
-        self.fd = fd;
-        self.open = true;
+        self.w.size = sys::file_size(fd).unwrap_or(0);
+        self.w.fd = fd;
+        self.w.open = true;
         Ok(())
     }
 
-    pub fn is_open(&self) -> bool {
-        self.open
+    /// Does this format encode each record (rather than copy the raw bytes)?
+    pub fn encodes(&self) -> bool {
+        self.conf.format != FileFormat::Raw
     }
 
+    /// Rotate first if `n` more bytes would take a non-empty file past `max-size`.
+    fn make_room(&mut self, n: usize) {
+        let max = self.conf.max_size;
+        if max > 0 && self.w.size > 0 && self.w.size + self.len as u64 + n as u64 > max {
+            self.flush();
+            self.rotate();
+        }
+    }
+
+    /// Append the raw bytes of whole chunks (one read's worth).
+    pub fn write_raw(&mut self, region: &[u8]) {
+        let max = self.conf.max_size;
+        if max == 0 || self.w.size + region.len() as u64 <= max {
+            return self.w.write(region);
+        }
+        // Near the bound: go line by line so a rotation falls between lines.
+        for piece in region.split_inclusive(|&b| b == b'\n') {
+            self.make_room(piece.len());
+            self.w.write(piece);
+        }
+    }
+
+    /// Encode one record in the configured format (cri or json).
+    pub fn record(&mut self, rec: &Record) {
+        match self.conf.format {
+            FileFormat::Raw => self.write_raw(rec.line),
+            FileFormat::Cri => {
+                self.make_room(cri::line_len(rec));
+                cri::line(rec, self);
+            }
+            FileFormat::Json => {
+                self.make_room(json::record_len(rec, None) + 1);
+                json::record(rec, None, self);
+                self.put(b"\n");
+            }
+        }
+    }
+
+    /// Write out what the encoders buffered.
+    pub fn flush(&mut self) {
+        if self.len > 0 {
+            self.w.write(&self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+
+    /// Rename `<id>.log` to `.1`, shifting older ones up to `max-files`, and start anew.
+    fn rotate(&mut self) {
+        sys::close(self.w.fd);
+        self.w.open = false;
+        let base = self.path.len();
+        let keep = self.conf.max_files.max(1) as u64;
+        let mut from = Path::new();
+        for i in (1..keep).rev() {
+            from.clear();
+            from.push(self.path.as_bytes());
+            if i > 1 {
+                from.push(b".").push(itoa::Buffer::new().format(i - 1).as_bytes());
+            }
+            self.path.push(b".").push(itoa::Buffer::new().format(i).as_bytes());
+            let _ = sys::rename(&from, &self.path);
+            self.path.truncate(base);
+        }
+        if keep == 1 {
+            let _ = sys::unlink(&self.path);
+        }
+        self.rotations += 1;
+        if let Err(e) = self.reopen() {
+            Msg::new(Level::Error)
+                .s(b"local file: cannot reopen after rotation: ")
+                .errno(e)
+                .emit();
+        }
+    }
+}
+
+impl Writer {
     /// Append `bytes`; on failure count them as lost and report the cause once.
     pub fn write(&mut self, bytes: &[u8]) {
         if !self.open || bytes.is_empty() {
+            if !bytes.is_empty() {
+                self.lost_bytes += bytes.len() as u64;
+            }
             return;
         }
         let mut rest = bytes;
@@ -60,6 +178,7 @@ impl LocalFile {
                 Ok(n) => {
                     rest = &rest[n..];
                     self.written += n as u64;
+                    self.size += n as u64;
                 }
                 Err(e) => {
                     if self.last_err != Some(e) {
@@ -79,11 +198,25 @@ impl LocalFile {
                 Msg::new(Level::Info)
                     .s(b"local file: writes work again; ")
                     .n(self.lost_bytes)
-                    .s(b" bytes lost")
+                    .s(b" bytes lost so far")
                     .emit();
             }
         } else {
             self.lost_bytes += rest.len() as u64;
+        }
+    }
+}
+
+impl Out for LocalFile {
+    fn put(&mut self, mut b: &[u8]) {
+        while !b.is_empty() {
+            if self.len == FILE_BUF {
+                self.flush();
+            }
+            let n = b.len().min(FILE_BUF - self.len);
+            self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+            self.len += n;
+            b = &b[n..];
         }
     }
 }

@@ -22,6 +22,10 @@ pub const SCRATCH: usize = OUT_BUF;
 /// Largest config file accepted, in bytes (it is read into the scratch buffer).
 pub const CONFIG_MAX: usize = SCRATCH;
 
+/// Encoded records (cri, json) gathered for one write to the local file.
+/// NOTE(memory): touched only when the local file is not raw.
+pub const FILE_BUF: usize = 4096;
+
 /// Bytes read from a Redis socket per recv.
 pub const RECV_BUF: usize = 512;
 

@@ -17,14 +17,16 @@
 use crate::clock;
 use crate::config::EndpointConf;
 use crate::diag::{Level, Msg};
-use crate::encode::resp::{self, End};
+use crate::encode::json::{self, Identity};
+use crate::encode::resp::{self, Arg, ArgList, End};
+use crate::encode::{Out, SliceOut};
 use crate::limits::{OUT_BUF, RECV_BUF};
 use crate::record::Record;
 use crate::reply::{ErrWord, Reader, Reply};
 use crate::resolve::{self, Addr};
 use crate::spool::{Load, Loss, Spool};
 use crate::sys::{self, Errno, Fd, Path};
-use crate::url::{Cmd, Host};
+use crate::url::{Cmd, Format, Host};
 
 /// Give up a connect attempt after this long.
 const CONNECT_TIMEOUT_NS: u64 = 5_000_000_000;
@@ -132,31 +134,92 @@ impl Queue {
     }
 
     /// Queue the loss marker; return false if there is no room yet.
-    pub fn queue_marker(&mut self, conf: &EndpointConf, scratch: &mut [u8]) -> bool {
-        let mut text = [0u8; 160];
-        let mut n = 0;
-        let mut put = |b: &[u8]| {
-            text[n..n + b.len()].copy_from_slice(b);
-            n += b.len();
-        };
+    pub fn queue_marker(&mut self, conf: &EndpointConf, ident: &Identity, scratch: &mut [u8]) -> bool {
         let (mut a, mut b) = ([0u8; clock::NANOS_LEN], [0u8; clock::NANOS_LEN]);
         clock::rfc3339_nanos(self.lost.first_ns, &mut a);
         clock::rfc3339_nanos(self.lost.last_ns, &mut b);
-        put(b"shim-logs: lost ");
-        put(itoa::Buffer::new().format(self.lost.lines).as_bytes());
-        put(b" lines (");
-        put(itoa::Buffer::new().format(self.lost.bytes).as_bytes());
-        put(b" bytes) between ");
-        put(&a);
-        put(b" and ");
-        put(&b);
-        put(b"\n");
-        let target = conf.url.target.as_bytes();
+        let (lines, bytes) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (mut lines, mut bytes) = (lines, bytes);
+        let (lines, bytes) = (
+            lines.format(self.lost.lines).as_bytes(),
+            bytes.format(self.lost.bytes).as_bytes(),
+        );
+        let mut text = [0u8; 512];
+        let mut out = SliceOut { buf: &mut text, pos: 0 };
+        let json = conf.url.format == Format::Json && conf.url.cmd != Cmd::Xadd;
+        if json {
+            let mut now = [0u8; clock::NANOS_LEN];
+            clock::rfc3339_nanos(self.lost.last_ns, &mut now);
+            out.put(b"{\"log\":\"");
+        }
+        for p in [
+            &b"shim-logs: lost "[..],
+            lines,
+            b" lines (",
+            bytes,
+            b" bytes) between ",
+            &a,
+            b" and ",
+            &b,
+        ] {
+            out.put(p);
+        }
+        if json {
+            for p in [
+                &br#"\n","stream":"shim-logs","time":""#[..],
+                &b,
+                br#"","lost_lines":"#,
+                lines,
+            ] {
+                out.put(p);
+            }
+            for p in [
+                &br#","lost_bytes":"#[..],
+                bytes,
+                br#","lost_from":""#,
+                &a,
+                br#"","lost_until":""#,
+                &b,
+            ] {
+                out.put(p);
+            }
+            for p in [
+                &br#"","id":""#[..],
+                ident.id,
+                br#"","namespace":""#,
+                ident.namespace,
+                b"\"}",
+            ] {
+                out.put(p);
+            }
+        } else {
+            out.put(b"\n");
+        }
+        let n = out.pos;
         let line = &text[..n];
+        let target = conf.url.target.as_bytes();
         let ok = match conf.url.cmd {
-            Cmd::Publish => self.enqueue(conf, &[b"PUBLISH", target, line], None, scratch),
-            Cmd::Rpush => self.enqueue(conf, &[b"RPUSH", target, line], None, scratch),
-            Cmd::Xadd => self.enqueue(conf, &[b"XADD", target, b"*", b"log", line], None, scratch),
+            Cmd::Publish => self.enqueue(conf, &[Arg::B(b"PUBLISH"), Arg::B(target), Arg::B(line)], None, scratch),
+            Cmd::Rpush => self.enqueue(conf, &[Arg::B(b"RPUSH"), Arg::B(target), Arg::B(line)], None, scratch),
+            Cmd::Xadd => {
+                let args = [
+                    Arg::B(b"XADD"),
+                    Arg::B(target),
+                    Arg::B(b"*"),
+                    Arg::B(b"log"),
+                    Arg::B(line),
+                ];
+                let json_fields = [Arg::B(b"stream"), Arg::B(b"shim-logs")];
+                let mut all = [Arg::B(b""); 7];
+                all[..5].copy_from_slice(&args);
+                let k = if conf.url.format == Format::Json {
+                    all[5..7].copy_from_slice(&json_fields);
+                    7
+                } else {
+                    5
+                };
+                self.enqueue(conf, &all[..k], None, scratch)
+            }
         };
         if ok {
             msg(conf, Level::Warn)
@@ -176,9 +239,9 @@ impl Queue {
     }
 
     /// Queue one command (and an optional second, as a unit): buffer, spool, or refuse.
-    pub fn enqueue(&mut self, conf: &EndpointConf, a: &[&[u8]], b: Option<&[&[u8]]>, scratch: &mut [u8]) -> bool {
-        let la = resp::len(a);
-        let total = la + b.map_or(0, resp::len);
+    pub fn enqueue(&mut self, conf: &EndpointConf, a: &[Arg], b: Option<&[Arg]>, scratch: &mut [u8]) -> bool {
+        let la = resp::args_len(a);
+        let total = la + b.map_or(0, resp::args_len);
         if total > OUT_BUF || total > scratch.len() {
             return false;
         }
@@ -186,9 +249,9 @@ impl Queue {
             if OUT_BUF - (self.tail - self.head) >= total {
                 self.compact(total);
                 let t = self.tail;
-                let _ = resp::write(a, &mut self.buf[t..]);
+                let _ = resp::write_args(a, &mut self.buf[t..]);
                 if let Some(b) = b {
-                    let _ = resp::write(b, &mut self.buf[t + la..]);
+                    let _ = resp::write_args(b, &mut self.buf[t + la..]);
                 }
                 self.tail += total;
                 return true;
@@ -209,9 +272,9 @@ impl Queue {
         if !self.spool.fits(total) {
             return false;
         }
-        let _ = resp::write(a, scratch);
+        let _ = resp::write_args(a, scratch);
         if let Some(b) = b {
-            let _ = resp::write(b, &mut scratch[la..]);
+            let _ = resp::write_args(b, &mut scratch[la..]);
         }
         match self.spool.append(&scratch[..total]) {
             Ok(()) => {
@@ -383,42 +446,97 @@ impl Endpoint {
     // ---- queueing ----
 
     /// Offer one record; it is queued, spooled, or dropped and counted.
-    pub fn offer(&mut self, rec: &Record, scratch: &mut [u8]) {
+    pub fn offer(&mut self, rec: &Record, ident: &Identity, scratch: &mut [u8]) {
         if !self.used || self.conf.streams & rec.stream.bit() == 0 {
             return;
         }
-        if self.q.lost.lines > 0 && !self.q.queue_marker(&self.conf, scratch) {
+        let url = &self.conf.url;
+        if url.format != Format::Json || url.cmd == Cmd::Xadd {
+            return self.offer_one(rec, ident, scratch);
+        }
+        // Escaping can make a chunk several times larger: a record whose JSON
+        // would not fit one command goes as several, all with the record's
+        // `seq`, every one but the last flagged partial.
+        let empty = Record {
+            line: b"",
+            partial: true,
+            ..*rec
+        };
+        let fixed = json::record_len(&empty, Some(ident)) + 2 * url.target.as_bytes().len() + 160;
+        let budget = OUT_BUF.saturating_sub(fixed).max(6);
+        let mut rest = rec.line;
+        loop {
+            let take = json::prefix_within(rest, budget).max(rest.len().min(1));
+            let last = take == rest.len();
+            let piece = Record {
+                line: &rest[..take],
+                partial: rec.partial || !last,
+                ..*rec
+            };
+            self.offer_one(&piece, ident, scratch);
+            rest = &rest[take..];
+            if last {
+                return;
+            }
+        }
+    }
+
+    fn offer_one(&mut self, rec: &Record, ident: &Identity, scratch: &mut [u8]) {
+        if self.q.lost.lines > 0 && !self.q.queue_marker(&self.conf, ident, scratch) {
             self.q.lose(&self.conf, rec.line.len(), rec.time_ns);
             return;
         }
         let url = &self.conf.url;
-        let target = url.target.as_bytes();
+        let target = Arg::B(url.target.as_bytes());
+        let payload = match url.format {
+            Format::Raw => Arg::B(rec.line),
+            Format::Json => Arg::Json(rec, Some(ident)),
+        };
         let ok = match url.cmd {
             Cmd::Publish => self
                 .q
-                .enqueue(&self.conf, &[b"PUBLISH", target, rec.line], None, scratch),
+                .enqueue(&self.conf, &[Arg::B(b"PUBLISH"), target, payload], None, scratch),
             Cmd::Rpush => {
                 let mut n = itoa::Buffer::new();
-                let neg = neg_len(&mut n, url.maxlen);
-                let trim: [&[u8]; 4] = [b"LTRIM", target, neg, b"-1"];
+                let trim = [
+                    Arg::B(b"LTRIM"),
+                    target,
+                    Arg::B(neg_len(&mut n, url.maxlen)),
+                    Arg::B(b"-1"),
+                ];
                 let second = if url.maxlen > 0 { Some(&trim[..]) } else { None };
                 self.q
-                    .enqueue(&self.conf, &[b"RPUSH", target, rec.line], second, scratch)
+                    .enqueue(&self.conf, &[Arg::B(b"RPUSH"), target, payload], second, scratch)
             }
             Cmd::Xadd => {
-                let mut n = itoa::Buffer::new();
-                let max = n.format(url.maxlen).as_bytes();
+                let (mut max, mut seq) = (itoa::Buffer::new(), itoa::Buffer::new());
+                let mut time = [0u8; clock::NANOS_LEN];
+                clock::rfc3339_nanos(rec.time_ns, &mut time);
+                let mut args = ArgList::new();
+                let mut push = |a| args.push(a);
+                push(Arg::B(b"XADD"));
+                push(target);
                 if url.maxlen > 0 {
-                    self.q.enqueue(
-                        &self.conf,
-                        &[b"XADD", target, b"MAXLEN", b"~", max, b"*", b"log", rec.line],
-                        None,
-                        scratch,
-                    )
-                } else {
-                    self.q
-                        .enqueue(&self.conf, &[b"XADD", target, b"*", b"log", rec.line], None, scratch)
+                    push(Arg::B(b"MAXLEN"));
+                    push(Arg::B(b"~"));
+                    push(Arg::B(max.format(url.maxlen).as_bytes()));
                 }
+                push(Arg::B(b"*"));
+                push(Arg::B(b"log"));
+                push(Arg::B(rec.line));
+                if url.format == Format::Json {
+                    push(Arg::B(b"stream"));
+                    push(Arg::B(rec.stream.name()));
+                    push(Arg::B(b"time"));
+                    push(Arg::B(&time));
+                    push(Arg::B(b"seq"));
+                    push(Arg::B(seq.format(rec.seq).as_bytes()));
+                    if rec.partial {
+                        push(Arg::B(b"partial"));
+                        push(Arg::B(b"true"));
+                    }
+                }
+                self.q.enqueue(&self.conf, args.as_slice(), None, scratch)
             }
         };
         if ok {
@@ -709,7 +827,7 @@ impl Endpoint {
     }
 
     /// Run timers: retries, connect and reply timeouts, spool refill, pending marker.
-    pub fn tick(&mut self, now: u64, scratch: &mut [u8]) {
+    pub fn tick(&mut self, now: u64, ident: &Identity, scratch: &mut [u8]) {
         match self.conn {
             Conn::Backoff { until } if now >= until => self.start_connect(now, scratch),
             Conn::Connecting { deadline, .. } if now >= deadline => self.fail(now, b"connect timed out", None, None),
@@ -723,7 +841,7 @@ impl Endpoint {
         }
         self.q.refill(&self.conf);
         if self.q.lost.lines > 0 {
-            self.q.queue_marker(&self.conf, scratch);
+            self.q.queue_marker(&self.conf, ident, scratch);
         }
         // A drained spool stays open for the next burst, and goes after a quiet second.
         if self.q.spool.is_open() && !self.q.spool.active() {

@@ -333,7 +333,7 @@ impl Fnv {
     pub const NEW: Fnv = Fnv(0xcbf2_9ce4_8422_2325);
 }
 
-impl crate::url::Out for Fnv {
+impl crate::encode::Out for Fnv {
     fn put(&mut self, b: &[u8]) {
         for &c in b {
             self.0 ^= c as u64;
@@ -355,7 +355,7 @@ pub fn hex16(v: u64) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::url::Out;
+    use crate::encode::Out;
 
     #[test]
     fn fnv_known_value() {

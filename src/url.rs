@@ -6,6 +6,8 @@
 //! back with the password as `***`, and `identity` is the same text without
 //! any password, used to name the endpoint's spool file.
 
+use crate::encode::Out;
+
 /// A byte string of at most `N` bytes, stored inline.
 #[derive(Clone, Copy, Eq)]
 pub struct Fixed<const N: usize> {
@@ -400,11 +402,6 @@ pub fn parse(s: &[u8]) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// A sink for text pieces (lets the same printer fill a message or a hash).
-pub trait Out {
-    fn put(&mut self, b: &[u8]);
-}
-
 impl Url {
     /// Print the URL; the password as `***` when `mask`, omitted when not.
     fn print(&self, o: &mut dyn Out, show_pass: bool) {
@@ -480,12 +477,6 @@ mod tests {
     use super::*;
     extern crate std;
     use std::vec::Vec;
-
-    impl Out for Vec<u8> {
-        fn put(&mut self, b: &[u8]) {
-            self.extend_from_slice(b);
-        }
-    }
 
     fn masked(u: &Url) -> Vec<u8> {
         let mut v = Vec::new();

@@ -5,6 +5,10 @@
 //! writing anything. `command_end` finds where a queued command ends, which
 //! is how acknowledgements are matched to commands without a side table.
 
+use super::json::{self, Identity};
+use super::{Out, SliceOut};
+use crate::record::Record;
+
 /// Return the number of decimal digits of `n`.
 fn digits(mut n: usize) -> usize {
     let mut d = 1;
@@ -15,7 +19,52 @@ fn digits(mut n: usize) -> usize {
     d
 }
 
+/// One argument of a command: bytes, or a record encoded as JSON on the way.
+#[derive(Clone, Copy)]
+pub enum Arg<'a> {
+    B(&'a [u8]),
+    Json(&'a Record<'a>, Option<&'a Identity<'a>>),
+}
+
+impl Arg<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Arg::B(b) => b.len(),
+            Arg::Json(r, i) => json::record_len(r, *i),
+        }
+    }
+}
+
+/// A command being assembled (at most 16 arguments).
+pub struct ArgList<'a> {
+    args: [Arg<'a>; 16],
+    n: usize,
+}
+
+impl Default for ArgList<'_> {
+    fn default() -> Self {
+        ArgList::new()
+    }
+}
+
+impl<'a> ArgList<'a> {
+    pub fn new() -> ArgList<'a> {
+        ArgList {
+            args: [Arg::B(b""); 16],
+            n: 0,
+        }
+    }
+    pub fn push(&mut self, a: Arg<'a>) {
+        self.args[self.n] = a;
+        self.n += 1;
+    }
+    pub fn as_slice(&self) -> &[Arg<'a>] {
+        &self.args[..self.n]
+    }
+}
+
 /// Return the exact encoded size of a command made of `parts`.
+#[cfg(test)]
 pub fn len(parts: &[&[u8]]) -> usize {
     let mut n = 1 + digits(parts.len()) + 2;
     for p in parts {
@@ -24,36 +73,47 @@ pub fn len(parts: &[&[u8]]) -> usize {
     n
 }
 
+/// Return the exact encoded size of a command made of `args`.
+pub fn args_len(args: &[Arg]) -> usize {
+    let mut n = 1 + digits(args.len()) + 2;
+    for a in args {
+        let l = a.len();
+        n += 1 + digits(l) + 2 + l + 2;
+    }
+    n
+}
+
 /// Encode `parts` into `out`; return the size, or `None` (nothing written) if it does not fit.
 pub fn write(parts: &[&[u8]], out: &mut [u8]) -> Option<usize> {
-    let total = len(parts);
+    let mut args = [Arg::B(b""); 8];
+    for (a, p) in args.iter_mut().zip(parts) {
+        *a = Arg::B(p);
+    }
+    write_args(&args[..parts.len().min(8)], out)
+}
+
+/// Encode `args` into `out`; return the size, or `None` (nothing written) if it does not fit.
+pub fn write_args(args: &[Arg], out: &mut [u8]) -> Option<usize> {
+    let total = args_len(args);
     let out = out.get_mut(..total)?;
-    let mut w = Writer { out, pos: 0 };
-    w.header(b'*', parts.len());
-    for p in parts {
-        w.header(b'$', p.len());
-        w.put(p);
+    let mut w = SliceOut { buf: out, pos: 0 };
+    put_header(&mut w, b'*', args.len());
+    for a in args {
+        put_header(&mut w, b'$', a.len());
+        match a {
+            Arg::B(b) => w.put(b),
+            Arg::Json(r, i) => json::record(r, *i, &mut w),
+        }
         w.put(b"\r\n");
     }
     debug_assert_eq!(w.pos, total);
     Some(total)
 }
 
-struct Writer<'a> {
-    out: &'a mut [u8],
-    pos: usize,
-}
-
-impl Writer<'_> {
-    fn put(&mut self, b: &[u8]) {
-        self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
-        self.pos += b.len();
-    }
-    fn header(&mut self, kind: u8, n: usize) {
-        self.put(&[kind]);
-        self.put(itoa::Buffer::new().format(n).as_bytes());
-        self.put(b"\r\n");
-    }
+fn put_header(w: &mut SliceOut, kind: u8, n: usize) {
+    w.put(&[kind]);
+    w.put(itoa::Buffer::new().format(n).as_bytes());
+    w.put(b"\r\n");
 }
 
 /// Parse a decimal header line `<digits>\r\n` at `s`; return (value, bytes used).
