@@ -74,7 +74,10 @@ fn rpush_survives_two_redis_kills_at_least_once_in_order() {
     assert_eq!(summary_field(&sys, "dropped"), 0, "{sys}");
     // Every duplicate in the list is a command sent again after a reconnect.
     let resent = summary_field(&sys, "sent") - summary_field(&sys, "records");
-    assert!(dups as u64 <= resent, "{dups} duplicates but only {resent} commands resent\n{sys}");
+    assert!(
+        dups as u64 <= resent,
+        "{dups} duplicates but only {resent} commands resent\n{sys}"
+    );
     eprintln!("200k lines, 2 kills: {dups} duplicate lines, {reconnects} reconnects");
 }
 
