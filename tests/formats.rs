@@ -22,7 +22,7 @@ fn id() -> String {
 fn line(tag: u8, i: usize) -> Vec<u8> {
     let mut l = numbered_line(tag, i);
     l.pop(); // the '\n'
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         l.extend_from_slice("\t\"q\" \\ é ∑ 😀 \u{1}\u{0}\u{7f}".as_bytes());
     }
     if i % 1000 == 999 {
