@@ -54,6 +54,13 @@ impl FileConf {
         max_size: 16 << 20,
         max_files: 4,
     };
+
+    /// All zero bytes, for the static state (which must stay in .bss); never used as is.
+    pub const ZERO: FileConf = FileConf {
+        format: FileFormat::Raw,
+        max_size: 0,
+        max_files: 0,
+    };
 }
 
 pub struct Config {
@@ -65,6 +72,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// All zero bytes, for the static state; `parse` starts from `EMPTY`.
+    pub const ZERO: Config = Config {
+        endpoints: [EndpointConf::EMPTY; MAX_ENDPOINTS],
+        count: 0,
+        file: FileConf::ZERO,
+    };
     pub const EMPTY: Config = Config {
         endpoints: [EndpointConf::EMPTY; MAX_ENDPOINTS],
         count: 0,
@@ -297,16 +310,10 @@ fn redis_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result
             Event::Null => {}
             Event::Str(sp) if sp.start == sp.end => {}
             Event::Str(sp) => {
-                let mut buf = [0u8; url::URL_MAX];
-                let n = match json::unescape(raw(s, sp), &mut buf) {
-                    Some(n) => n,
-                    None => return err(ErrorKind::Url(url::Error::TooLong), vpos),
-                };
-                let u = url::parse(&buf[..n]).map_err(|e| Error {
-                    kind: ErrorKind::Url(e),
-                    pos: vpos,
+                url_value(raw(s, sp), cfg, bit).map_err(|(kind, here)| Error {
+                    kind,
+                    pos: if here { vpos } else { at },
                 })?;
-                add_endpoint(cfg, &u, bit).map_err(|k| Error { kind: k, pos: at })?;
             }
             _ => return err(ErrorKind::UrlNotString, vpos),
         }
@@ -314,18 +321,27 @@ fn redis_data(s: &[u8], at: usize, cfg: &mut Config, w: &mut dyn Warn) -> Result
     Ok(())
 }
 
-/// Add `url` for `streams`, merging with an identical endpoint.
-fn add_endpoint(cfg: &mut Config, url: &Url, streams: u8) -> Result<(), ErrorKind> {
-    for e in cfg.endpoints[..cfg.count].iter_mut() {
-        if same_url(&e.url, url) {
+/// Parse the URL in JSON string `raw` straight into the next endpoint slot and
+/// add it for `streams`, merging with an identical endpoint. On error, say
+/// whether it is located at the value (`true`) or at the entry.
+///
+/// NOTE(memory): no `Url` is built on the stack; this runs at the deepest
+/// point of start-up, which sets the stack's high-water mark.
+#[inline(never)]
+fn url_value(raw: &[u8], cfg: &mut Config, streams: u8) -> Result<(), (ErrorKind, bool)> {
+    let mut text = [0u8; url::URL_MAX];
+    let n = json::unescape(raw, &mut text).ok_or((ErrorKind::Url(url::Error::TooLong), true))?;
+    let (done, rest) = cfg.endpoints.split_at_mut(cfg.count);
+    let slot = rest.first_mut().ok_or((ErrorKind::TooManyEndpoints, false))?;
+    url::parse_into(&text[..n], &mut slot.url).map_err(|e| (ErrorKind::Url(e), true))?;
+    slot.streams = streams;
+    for e in done.iter_mut() {
+        if same_url(&e.url, &slot.url) {
             e.streams |= streams;
+            *slot = EndpointConf::EMPTY;
             return Ok(());
         }
     }
-    if cfg.count >= MAX_ENDPOINTS {
-        return Err(ErrorKind::TooManyEndpoints);
-    }
-    cfg.endpoints[cfg.count] = EndpointConf { url: *url, streams };
     cfg.count += 1;
     Ok(())
 }

@@ -70,24 +70,7 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
     if diag_fd < 0 {
         diag::set_fd(sys::STDERR);
     }
-    let mut m = Msg::new(Level::Info);
-    m.s(b"shim-logs ").s(VERSION).s(b" start pid ").n(sys::getpid() as u64);
-    m.s(b" id ").s(id).s(b" namespace ").s(ns).emit();
-    if let Some(e) = dir_err {
-        Msg::new(Level::Error)
-            .s(b"cannot create the log directory: ")
-            .errno(e)
-            .emit();
-    }
-    if a.bad_root {
-        Msg::new(Level::Warn)
-            .s(b"--root must be an absolute path; using the default")
-            .emit();
-    }
-    for k in a.unknown.iter().take(a.unknown_count.min(a.unknown.len())) {
-        Msg::new(Level::Warn).s(b"unknown argument ").q(k).s(b" ignored").emit();
-    }
-
+    report_start(a, id, ns, dir_err);
     load_config(a.root, ns, id, st);
 
     // The local file.
@@ -118,7 +101,17 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
     let mut sources = [out, err];
     signal_ready();
 
-    // Endpoints: spool names, resumed spools.
+    init_endpoints(st, &mut paths);
+    let ident = Identity { id, namespace: ns };
+    run_loop(st, &mut sources, sigfd, &mut paths, &ident);
+
+    finish(st);
+    EXIT_OK
+}
+
+/// Name each endpoint's spool and resume what an earlier logger left.
+#[inline(never)]
+fn init_endpoints(st: &mut State, paths: &mut Paths) {
     let seed = sys::realtime_ns() ^ ((sys::getpid() as u64) << 32);
     for i in 0..st.config.count {
         {
@@ -132,10 +125,11 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
             st.endpoints[i].init(conf, &sp, seed.wrapping_add(i as u64 * 0x9e37_79b9));
         }
     }
+}
 
-    let ident = Identity { id, namespace: ns };
-    run_loop(st, &mut sources, sigfd, &mut paths, &ident);
-
+/// Flush what can be flushed, keep the rest in the spools, and summarise.
+#[inline(never)]
+fn finish(st: &mut State) {
     for ep in st.endpoints.iter_mut() {
         ep.finish();
     }
@@ -148,7 +142,28 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
         m.s(b", ").n(st.file.rotations).s(b" rotations");
     }
     m.emit();
-    EXIT_OK
+}
+
+/// Say who we are and what was odd about the arguments.
+#[inline(never)]
+fn report_start(a: &RunArgs, id: &[u8], ns: &[u8], dir_err: Option<sys::Errno>) {
+    let mut m = Msg::new(Level::Info);
+    m.s(b"shim-logs ").s(VERSION).s(b" start pid ").n(sys::getpid() as u64);
+    m.s(b" id ").s(id).s(b" namespace ").s(ns).emit();
+    if let Some(e) = dir_err {
+        Msg::new(Level::Error)
+            .s(b"cannot create the log directory: ")
+            .errno(e)
+            .emit();
+    }
+    if a.bad_root {
+        Msg::new(Level::Warn)
+            .s(b"--root must be an absolute path; using the default")
+            .emit();
+    }
+    for k in a.unknown.iter().take(a.unknown_count.min(a.unknown.len())) {
+        Msg::new(Level::Warn).s(b"unknown argument ").q(k).s(b" ignored").emit();
+    }
 }
 
 fn open_diag(paths: &mut Paths) -> sys::Fd {
@@ -195,7 +210,9 @@ fn signal_ready() {
 }
 
 /// Read and parse the config; on any error keep the local file only.
+#[inline(never)]
 fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
+    st.config = config::Config::EMPTY;
     let mut p = Path::new();
     p.push(root)
         .push(b"/config/")
@@ -253,6 +270,7 @@ fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
 }
 
 /// The main loop; returns when it is time to exit.
+#[inline(never)]
 fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &mut Paths, ident: &Identity) {
     let mut seq: u64 = 0;
     let mut terminating = false;

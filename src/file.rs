@@ -42,7 +42,7 @@ pub struct Writer {
 impl LocalFile {
     pub const NONE: LocalFile = LocalFile {
         path: Path::new(),
-        conf: FileConf::DEFAULT,
+        conf: FileConf::ZERO,
         w: Writer {
             fd: 0,
             open: false,

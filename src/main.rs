@@ -68,7 +68,7 @@ impl State {
         scratch: [0; limits::SCRATCH],
         recv: [0; limits::RECV_BUF],
         file: file::LocalFile::NONE,
-        config: config::Config::EMPTY,
+        config: config::Config::ZERO,
     };
 }
 
@@ -193,6 +193,7 @@ impl config::Warn for ConfigReport<'_> {
 }
 
 /// `shim-logs check FILE`: validate a config and print its endpoints.
+#[inline(never)]
 fn check(file: &[u8], st: &mut State) -> i32 {
     let mut path = Path::new();
     path.push(file);

@@ -291,7 +291,14 @@ fn valid_dns_name(s: &[u8]) -> bool {
 }
 
 /// Parse a `redis://` URL.
+#[cfg(test)]
 pub fn parse(s: &[u8]) -> Result<Url, Error> {
+    let mut u = Url::EMPTY;
+    parse_into(s, &mut u).map(|_| u)
+}
+
+/// Parse a `redis://` URL into `url` (left in an unspecified state on error).
+pub fn parse_into(s: &[u8], url: &mut Url) -> Result<(), Error> {
     if s.len() > URL_MAX {
         return Err(Error::TooLong);
     }
@@ -305,7 +312,7 @@ pub fn parse(s: &[u8]) -> Result<Url, Error> {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),
     };
-    let mut url = Url {
+    *url = Url {
         host: Host::Name,
         port: 6379,
         spool: SPOOL_DEFAULT,
@@ -399,7 +406,7 @@ pub fn parse(s: &[u8]) -> Result<Url, Error> {
     if url.maxlen > 0 && url.cmd == Cmd::Publish {
         return Err(Error::BadOptionValue);
     }
-    Ok(url)
+    Ok(())
 }
 
 impl Url {

@@ -25,7 +25,7 @@
 #
 # Environment: E2E_ONLY="bulk tty" runs a subset; E2E_KEEP=1 keeps the temporary directory
 # (processes, mounts and cgroups are still cleaned up); E2E_LINES (default 100000 per
-# stream) sizes the bulk scenario.
+# stream, 2 x E2E_LINES in all, each line 64 bytes) sizes the bulk scenario.
 
 set -euo pipefail
 
@@ -56,14 +56,12 @@ grep -qE '^[^ ]+ /sys/fs/cgroup[^ ]* (cgroup|cgroup2) ' /proc/mounts ||
 [ -x "$HOST_LOGGEN" ] || { echo "e2e: $HOST_LOGGEN missing: run 'make build' first" >&2; exit 1; }
 
 need=()
-command -v containerd >/dev/null || need+=(containerd)
-command -v ctr >/dev/null || need+=(containerd)
+command -v containerd >/dev/null && command -v ctr >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
   need+=(busybox-static)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
-command -v script >/dev/null || need+=(bsdutils)
 command -v file >/dev/null || need+=(file)
 "$PY" -c 'import grpc' 2>/dev/null || need+=(python3-grpcio)
 if [ ${#need[@]} -gt 0 ]; then
@@ -86,11 +84,9 @@ HAVE_GRPC=1
 "$PY" -c 'import grpc' 2>/dev/null || HAVE_GRPC=0
 
 # A static loggen for inside the containers (the host one is linked to glibc).
-if [ ! -x "$STATIC_LOGGEN" ] || [ "$STATIC_LOGGEN" -ot "$HOST_LOGGEN" ]; then
-  say "building a static loggen (musl) for the image"
-  (cd "$REPO/tools" && CARGO_TARGET_DIR="$REPO/tools/target" \
-    timeout -k 10 300 cargo build -q --release --target x86_64-unknown-linux-musl --bin loggen)
-fi
+(cd "$REPO/tools" && CARGO_TARGET_DIR="$REPO/tools/target" \
+  timeout -k 10 300 cargo build -q --release --target x86_64-unknown-linux-musl --bin loggen)
+[ -x "$STATIC_LOGGEN" ] || { echo "e2e: no static loggen at $STATIC_LOGGEN" >&2; exit 1; }
 
 # ---------------------------------------------------------------- state and teardown
 W=$(mktemp -d /tmp/shim-logs-e2e.XXXXXX)
@@ -105,7 +101,7 @@ RUN_CONTAINERD_EXISTED=0
 [ -d /run/containerd ] && RUN_CONTAINERD_EXISTED=1
 RUN_S_EXISTED=0
 [ -d /run/containerd/s ] && RUN_S_EXISTED=1
-mkdir -p "$W/root" "$W/state" "$W/opt" "$W/runc" "$W/fifo" "$LOGS" "$CONF"
+mkdir -p "$W/root" "$W/state" "$W/opt" "$W/runc" "$LOGS" "$CONF"
 : >"$W/ids"
 : >"$W/redis.pids"
 : >"$W/snapshots"
@@ -215,7 +211,8 @@ logger_pids() { pids_matching "$BIN" "--root $LROOT" | while read -r p; do
 no_logger() { [ -z "$(logger_pids "$1")" ]; }
 fail() { echo "FAIL: $*" >&2; return 1; }
 ids() { printf '%s\n' "$@" >>"$W/ids"; }
-runflags() { echo --runc-root "$W/runc" --cgroup "$CGNAME/$1"; }
+runflags() { RF=(--runc-root "$W/runc" --cgroup "$CGNAME/$1"); } # sets RF for ctr run
+spools() { compgen -G "$LOGS/$1.*.spool" || true; }
 redis_conf() { # redis_conf ID PORT KEY_PREFIX: rpush config for ID
   printf '[{"type":"redis","data":{"stdout":"redis://127.0.0.1:%s/%s-out?cmd=rpush","stderr":"redis://127.0.0.1:%s/%s-err?cmd=rpush"}}]\n' \
     "$2" "$3" "$2" "$3" >"$CONF/$1-logs.json"
@@ -316,7 +313,8 @@ CT=10 ctr_ image ls -q | grep -qx "$IMG" || { echo "e2e: image import failed" >&
 
 say "probe: can runc start a container here?"
 ids probe
-if ! out=$(CT=60 ctr_ run --rm --null-io $(runflags probe) "$IMG" probe true 2>&1); then
+runflags probe
+if ! out=$(CT=60 ctr_ run --rm --null-io "${RF[@]}" "$IMG" probe true 2>&1); then
   echo "$out" | sed 's/^/    ctr: /'
   tail -10 "$W/containerd.log" | sed 's/^/    containerd: /'
   skip_all "ctr run of a trivial container failed"
@@ -335,7 +333,8 @@ sc_bulk() {
   ids $id
   redis_conf $id "$R1" $id
   t0=$(date +%s%N)
-  CT=180 ctr_ run --rm $(runflags $id) --log-uri "$LURI" "$IMG" $id loggen --count $n --stderr 50
+  runflags $id
+  CT=180 ctr_ run --rm "${RF[@]}" --log-uri "$LURI" "$IMG" $id loggen --count $n --stderr 50
   t1=$(date +%s%N)
   wait_for 15 "the $id logger to exit" exits_ge $id 1
   wait_for 5 "the $id logger process to go" no_logger $id
@@ -350,7 +349,7 @@ sc_bulk() {
   verify --count $n --stderr 50 "$W/$id.out" "$W/$id.err"
   [ $((lo + le)) -eq $n ] || fail "redis holds $((lo + le)) lines, expected $n"
   sys_clean $id
-  [ -z "$(ls "$LOGS" | grep "^$id\..*\.spool$")" ] || fail "spool files left: $(ls "$LOGS")"
+  [ -z "$(spools $id)" ] || fail "spool files left: $(spools $id)"
   if CT=10 ctr_ containers ls -q | grep -qx $id; then fail "--rm left the container"; fi
 }
 
@@ -360,7 +359,8 @@ sc_kill() {
   local id=killed st n lo le
   ids $id
   redis_conf $id "$R1" $id
-  CT=60 ctr_ run -d $(runflags $id) --log-uri "$LURI" "$IMG" $id \
+  runflags $id
+  CT=60 ctr_ run -d "${RF[@]}" --log-uri "$LURI" "$IMG" $id \
     loggen --count 100000000 --rate 20000 --stderr 50
   wait_for 30 "$id to write 10000 lines" lines_ge $id '^[OE] ' 10000
   CT=20 ctr_ task kill -s KILL $id
@@ -391,7 +391,8 @@ sc_restart() {
   ids $id
   P2=$(free_port)
   redis_conf $id "$P2" $id
-  CT=60 ctr_ run -d $(runflags $id) --log-uri "$LURI" \
+  runflags $id
+  CT=60 ctr_ run -d "${RF[@]}" --log-uri "$LURI" \
     --label containerd.io/restart.status=running --label "containerd.io/restart.loguri=$LURI" \
     "$IMG" $id sh -c "echo R-out; echo R-err >&2; loggen --count $n --stderr 50; exec sleep 3600"
   for run in 1 2 3; do
@@ -405,7 +406,7 @@ sc_restart() {
     wait_for 20 "$id to run again" task_is $id RUNNING
     if [ $run = 1 ]; then
       exits_ge $id 1 || fail "logger 2 started before logger 1 exited"
-      ls "$LOGS" | grep -q "^$id\..*\.spool$" || fail "logger 1 left no spool (Redis was down)"
+      [ -n "$(spools $id)" ] || fail "logger 1 left no spool (Redis was down)"
       start_redis "$P2"
       echo "    redis-server on 127.0.0.1:$P2 started after run 1"
     fi
@@ -429,7 +430,7 @@ sc_restart() {
   cat "$W/$id.out" "$W/$id.err" | split_runs /dev/stdin "$W/$id.redis"
   echo "    redis: $id-out $(llen "$P2" $id-out), $id-err $(llen "$P2" $id-err) elements (at-least-once: duplicates allowed)"
   for k in 1 2 3; do verify --allow-dups --count $n --stderr 50 "$W/$id.redis.$k"; done
-  [ -z "$(ls "$LOGS" | grep "^$id\..*\.spool$")" ] || fail "spool left after the last run: $(ls "$LOGS")"
+  [ -z "$(spools $id)" ] || fail "spool left after the last run: $(spools $id)"
   if grep -E '^[^ ]+ error ' "$LOGS/$id-sys.log"; then fail "errors in $id-sys.log"; fi
 }
 
@@ -439,7 +440,8 @@ sc_exec() {
   local id=execbox n=5000
   ids $id
   redis_conf ex1 "$R1" ex1
-  CT=60 ctr_ run -d $(runflags $id) --log-uri "$LURI" "$IMG" $id sh -c 'echo box-started; exec sleep 3600'
+  runflags $id
+  CT=60 ctr_ run -d "${RF[@]}" --log-uri "$LURI" "$IMG" $id sh -c 'echo box-started; exec sleep 3600'
   wait_for 10 "$id to log" lines_ge $id '^box-started' 1
   CT=120 ctr_ task exec --exec-id ex1 --log-uri "$LURI" $id loggen --count $n --stderr 50
   CT=60 ctr_ task exec --exec-id ex2 --log-uri "$LURI" $id sh -c 'echo ex2-out; echo ex2-err >&2'
@@ -512,7 +514,8 @@ json.dump(s, open(sys.argv[2], "w"))' "$CGNAME/$id" "$W/$id-spec.json"
 sc_binary_v2() {
   local id=v2 out
   ids $id
-  if ! out=$(CT=60 ctr_ run --rm $(runflags $id) --log-uri "binary-v2://$BIN?--root=$LROOT" "$IMG" $id \
+  runflags $id
+  if ! out=$(CT=60 ctr_ run --rm "${RF[@]}" --log-uri "binary-v2://$BIN?--root=$LROOT" "$IMG" $id \
     loggen --count 1000 --stderr 50 2>&1); then
     if echo "$out" | grep -q 'unknown STDIO scheme binary-v2'; then
       echo "    SKIP: containerd $(containerd --version | awk '{print $3}') does not know binary-v2 ($(echo "$out" | grep -o 'unknown STDIO scheme binary-v2'))"
