@@ -51,11 +51,11 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
             .emit_to(sys::STDERR);
         return EXIT_USAGE;
     }
+    let closed = sys::guard_fds();
     let sigfd = match sys::signals_init() {
         Ok(fd) => fd,
         Err(_) => return EXIT_SYSTEM,
     };
-    sys::guard_std_fds();
 
     // <root>/logs/<ns>/ and the diagnostics file.
     let mut paths = Paths {
@@ -85,8 +85,13 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
     }
 
     // The pipes, then readiness.
-    let (out, out_err) = Source::open(3, Stream::Stdout);
-    let (err, err_err) = Source::open(4, Stream::Stderr);
+    let (out, out_err) = Source::open(3, Stream::Stdout, closed & 1 << 3 != 0);
+    let (err, err_err) = Source::open(4, Stream::Stderr, closed & 1 << 4 != 0);
+    if closed & 1 << 5 != 0 {
+        Msg::new(Level::Warn)
+            .s(b"fd 5 (ready) was not open; nobody waits for the ready byte")
+            .emit();
+    }
     for (fd, e) in [(3u64, out_err), (4, err_err)] {
         if let Some(e) = e {
             Msg::new(Level::Warn)

@@ -22,9 +22,10 @@ pub struct Source {
 }
 
 impl Source {
-    /// Take over `fd` for `stream`; a closed fd counts as a stream already at EOF.
-    pub fn open(fd: Fd, stream: Stream) -> (Source, Option<sys::Errno>) {
-        if !sys::fd_is_open(fd) {
+    /// Take over `fd` for `stream`; a closed fd (`was_closed`: it was filled
+    /// with /dev/null at start) counts as a stream already at EOF.
+    pub fn open(fd: Fd, stream: Stream, was_closed: bool) -> (Source, Option<sys::Errno>) {
+        if was_closed || !sys::fd_is_open(fd) {
             return (
                 Source {
                     fd: -1,

@@ -285,15 +285,29 @@ pub fn set_nonblock_cloexec(fd: Fd) -> Result<()> {
 }
 
 /// Make sure fds 0, 1 and 2 are open, so no file we open lands on them.
-pub fn guard_std_fds() {
-    for fd in 0..3 {
+///
+/// Also fds 3, 4 and 5: a missing pipe must not let the signalfd or a log
+/// file take its number (the logger would read its own signals as the
+/// container's output, or write the ready byte into its diagnostics).
+/// Return a bit per fd of 0..=5 that was closed and is now `/dev/null`.
+pub fn guard_fds() -> u8 {
+    let mut filled = 0;
+    for fd in 0..6 {
         if !fd_is_open(fd) {
             let mut p = Path::new();
             p.push(b"/dev/null");
-            // The lowest free number is `fd` itself.
-            let _ = open(&p, libc::O_RDWR, 0);
+            // Lower numbers are open, so the lowest free number is `fd` itself.
+            if let Ok(got) = open(&p, libc::O_RDWR, 0) {
+                if got != fd {
+                    // SAFETY: dup2 onto a free number we just checked.
+                    unsafe { libc::dup2(got, fd) };
+                    close(got);
+                }
+                filled |= 1 << fd;
+            }
         }
     }
+    filled
 }
 
 /// Monotonic clock in nanoseconds.
