@@ -54,6 +54,13 @@ spawn: build
 	echo "--- $$ROOT/logs/demo/container1.log"; cat $$ROOT/logs/demo/container1.log; echo; \
 	echo "--- $$ROOT/logs/demo/container1-sys.log"; cat $$ROOT/logs/demo/container1-sys.log
 
+# make e2e: the release binary under a real containerd (tests/e2e/run.sh). Root only;
+# installs Debian's containerd, runc and busybox-static when missing; exits 77 (and says
+# why) where this machine cannot run containers.
+.PHONY: e2e
+e2e: build
+	timeout -k 30 600 tests/e2e/run.sh
+
 rss: build
 	bench/rss.sh
 

@@ -23,7 +23,8 @@
 # says why), 1 a scenario failed, 77 this machine cannot run containers (not root, no
 # cgroups, containerd or runc cannot start a container): the reason is printed.
 #
-# Environment: E2E_ONLY="bulk tty" runs a subset; E2E_KEEP=1 keeps the temporary directory
+# Environment: SHIM_LOGS_BIN=/abs/path tests another build (default: the release build);
+# E2E_ONLY="bulk tty" runs a subset; E2E_KEEP=1 keeps the temporary directory
 # (processes, mounts and cgroups are still cleaned up); E2E_LINES (default 100000 per
 # stream, 2 x E2E_LINES in all, each line 64 bytes) sizes the bulk scenario.
 
@@ -31,7 +32,7 @@ set -euo pipefail
 
 SKIP=77
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$REPO/target/x86_64-unknown-linux-musl/release/shim-logs
+BIN=${SHIM_LOGS_BIN:-$REPO/target/x86_64-unknown-linux-musl/release/shim-logs}
 HOST_LOGGEN=$REPO/tools/target/release/loggen
 STATIC_LOGGEN=$REPO/tools/target/x86_64-unknown-linux-musl/release/loggen
 PY=/usr/bin/python3
@@ -90,6 +91,10 @@ HAVE_GRPC=1
 
 # ---------------------------------------------------------------- state and teardown
 W=$(mktemp -d /tmp/shim-logs-e2e.XXXXXX)
+# The binary under test is copied first: a rebuild during the run cannot change it.
+mkdir -p "$W/bin"
+cp -p "$BIN" "$W/bin/shim-logs"
+BIN=$W/bin/shim-logs
 SOCK=$W/containerd.sock
 LROOT=$W/lroot
 LOGS=$LROOT/logs/$NS
@@ -271,11 +276,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 [plugins."io.containerd.internal.v1.restart"]
   interval = "1s"
 EOF
+say "$("$BIN" --version 2>&1 | head -1) ($(sha256sum "$BIN" | cut -c1-12)), built $(date -r "$BIN" -u +%FT%TZ)"
 say "containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}'), cgroups $(
   [ -f /sys/fs/cgroup/cgroup.controllers ] && echo v2 || echo v1)"
 containerd --config "$W/config.toml" >"$W/containerd.log" 2>&1 &
 CTRD_PID=$!
-if ! wait_for 20 "containerd to serve $SOCK" sh -c "CT=2; ctr -a '$SOCK' version >/dev/null 2>&1"; then
+if ! wait_for 20 "containerd to serve $SOCK" sh -c "timeout -k 1 3 ctr -a '$SOCK' version >/dev/null 2>&1"; then
   tail -20 "$W/containerd.log" | sed 's/^/    containerd: /'
   skip_all "containerd did not start"
 fi
@@ -413,7 +419,7 @@ sc_restart() {
   done
   CT=10 ctr_ containers label $id containerd.io/restart.status=stopped >/dev/null
   CT=20 ctr_ task kill -s KILL $id >/dev/null 2>&1 || true
-  wait_for 30 "$id to stop for good" sh -c "s=\$(CT=10; ctr -a '$SOCK' -n $NS task ls 2>/dev/null | awk '\$1 == \"$id\" { print \$3 }'); [ -z \"\$s\" ] || [ \"\$s\" = STOPPED ]"
+  wait_for 30 "$id to stop for good" sh -c "s=\$(timeout -k 1 10 ctr -a '$SOCK' -n $NS task ls 2>/dev/null | awk '\$1 == \"$id\" { print \$3 }'); [ -z \"\$s\" ] || [ \"\$s\" = STOPPED ]"
   CT=30 ctr_ task delete $id >/dev/null 2>&1 || true
   CT=20 ctr_ containers rm $id
   wait_for 20 "the three $id loggers to exit" exits_ge $id 3
