@@ -23,7 +23,8 @@ done
 cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
 echo "shim-logs benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')${ARGS[*]:+ (${ARGS[*]})}"
 echo "machine: $(nproc) cores${cpu:+ ($cpu)}, Linux $(uname -r), load $(cut -d" " -f1-3 /proc/loadavg), $(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
-echo "revision: $(revision); binary: $BIN"
+echo "revision: $(revision) (git describe of the tree); binary: $BIN"
+echo "binary: $(stat -c '%s bytes, built %y' "$BIN" 2>/dev/null | cut -d. -f1), sha256 $(sha256sum "$BIN" 2>/dev/null | cut -c1-16)"
 
 FAILED=()
 for s in rss ready throughput cpu; do
