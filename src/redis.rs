@@ -37,8 +37,6 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 30_000;
 /// Remove a drained spool file after it has been empty this long.
 const SPOOL_IDLE_NS: u64 = 1_000_000_000;
-/// During shutdown, retry a down endpoint at least this often.
-const SHUTDOWN_RETRY_NS: u64 = 250_000_000;
 /// Distinct error-reply kinds reported per endpoint.
 const ERR_KINDS: usize = 4;
 
@@ -109,6 +107,8 @@ pub struct Endpoint {
     failures: u32,
     /// Since when the spool file has been open and empty (0: it is not).
     spool_idle_since: u64,
+    /// Shutdown has begun (1), and a connection failed since (2): give up.
+    shutdown_tries: u8,
     /// Bumped by every `fail`, so reply handling notices a dropped connection.
     generation: u32,
     /// When the oldest outstanding command started waiting for its reply.
@@ -380,6 +380,7 @@ impl Endpoint {
         failures: 0,
         spool_idle_since: 0,
         generation: 0,
+        shutdown_tries: 0,
         waiting_since: 0,
         down_reported: false,
         err_kinds: [ErrWord::NONE; ERR_KINDS],
@@ -598,6 +599,10 @@ impl Endpoint {
         self.conn = Conn::Backoff {
             until: now + delay_ms * 1_000_000,
         };
+        if self.shutdown_tries > 0 {
+            self.shutdown_tries = 2;
+            self.conn = Conn::Abandoned;
+        }
         let seen = word.is_some_and(|w| self.seen_error(w));
         if !self.down_reported && !seen {
             let mut m = self.msg(Level::Warn);
@@ -887,11 +892,16 @@ impl Endpoint {
     }
 
     /// Shutting down: retry soon, whatever the backoff had reached.
+    ///
+    /// A down endpoint gets one immediate attempt; if that fails too it is
+    /// given up at once (its lines are safe in the spool), rather than holding
+    /// containerd's delete or restart for the whole deadline.
     pub fn hurry(&mut self, now: u64) {
-        if let Conn::Backoff { until } = self.conn {
-            self.conn = Conn::Backoff {
-                until: until.min(now + SHUTDOWN_RETRY_NS),
-            };
+        if self.shutdown_tries == 0 {
+            self.shutdown_tries = 1;
+            if let Conn::Backoff { .. } = self.conn {
+                self.conn = Conn::Backoff { until: now };
+            }
         }
     }
 

@@ -300,7 +300,10 @@ fn hwm_after(total: usize, outage: Option<Duration>) -> u64 {
     let root = TempRoot::new();
     let mut srv = Server::start(false);
     let id = id();
-    root.write_config(NS, &id, &config(&srv.url("c"), Some(&srv.url("c2"))));
+    // Rotation off, so the local file's size tells how far the logger got.
+    let cfg = config(&srv.url("c"), Some(&srv.url("c2")));
+    let cfg = cfg.replacen('[', r#"[{"type":"file","data":{"max-size":0}},"#, 1);
+    root.write_config(NS, &id, &cfg);
     let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
     assert_eq!(logger.wait_ready(), Ready::Byte);
     let line = {
