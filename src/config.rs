@@ -273,8 +273,12 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
 }
 
 /// Return `s` if it is short printable ASCII, else a placeholder.
+/// A key or type quoted back in a warning: short printable text only, and
+/// never anything with an `@`, which may be a misplaced URL with a password.
 fn printable(s: &[u8]) -> &[u8] {
-    if s.len() <= 64 && s.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'\\') {
+    if s.contains(&b'@') {
+        b"(not shown: it may hold a password)"
+    } else if s.len() <= 64 && s.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'\\') {
         s
     } else {
         b"(unprintable)"

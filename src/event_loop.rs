@@ -24,6 +24,11 @@ use crate::{read_file, ConfigReport, State, EXIT_OK, EXIT_SYSTEM, EXIT_USAGE, VE
 const SHUTDOWN_NS: u64 = 9_000_000_000;
 /// Reads per stream per turn, so one busy stream cannot starve the other.
 const READS_PER_TURN: usize = 4;
+/// A raw local file has no record boundaries, so when a line of one stream has
+/// been cut (longer than the line buffer), that stream alone is read until
+/// the line ends, for at most this long; then the other stream gets its turn
+/// (and the file a join), so a silent half-line never holds the other pipe.
+const STICK_NS: u64 = 20_000_000;
 /// Rotate the diagnostics file past this size (one old copy is kept).
 const DIAG_MAX: u64 = 1 << 20;
 
@@ -92,12 +97,11 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
             .s(b"fd 5 (ready) was not open; nobody waits for the ready byte")
             .emit();
     }
-    for (fd, e) in [(3u64, out_err), (4, err_err)] {
+    for (what, e) in [(&b"fd 3 (stdout)"[..], out_err), (b"fd 4 (stderr)", err_err)] {
         if let Some(e) = e {
             Msg::new(Level::Warn)
-                .s(b"fd ")
-                .n(fd)
-                .s(b": ")
+                .s(what)
+                .s(b" is not open for reading: ")
                 .errno(e)
                 .s(b"; treated as end of file")
                 .emit();
@@ -167,7 +171,15 @@ fn report_start(a: &RunArgs, id: &[u8], ns: &[u8], dir_err: Option<sys::Errno>) 
             .emit();
     }
     for k in a.unknown.iter().take(a.unknown_count.min(a.unknown.len())) {
-        Msg::new(Level::Warn).s(b"unknown argument ").q(k).s(b" ignored").emit();
+        let mut m = Msg::new(Level::Warn);
+        m.s(b"unknown argument ");
+        // A URL with a password put where a key belongs is not echoed.
+        if k.contains(&b'@') {
+            m.s(b"(not shown: it may hold a password)");
+        } else {
+            m.q(k);
+        }
+        m.s(b" ignored").emit();
     }
 }
 
@@ -282,17 +294,48 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
     let mut deadline: Option<u64> = None;
     let mut diag_fd = diag::fd();
     let mut first = 0usize;
+    // Stream `i`'s last chunk in the file was cut mid-line.
+    let mut cut = [false; 2];
+    // Reading only this stream until its cut line ends, or until the instant given.
+    let mut stick: Option<(usize, u64)> = None;
+    // The stick for this stream ran out; none again until its line ends.
+    let mut spent = [false; 2];
     loop {
         let now = sys::monotonic_ns();
+        // Time to go?
+        if !sources[0].is_open() && !sources[1].is_open() {
+            let d = *deadline.get_or_insert(now + SHUTDOWN_NS);
+            for ep in st.endpoints.iter_mut() {
+                ep.hurry(now);
+            }
+            let settled = st.endpoints.iter().all(|e| e.settled());
+            if settled || now >= d {
+                if !settled {
+                    Msg::new(Level::Warn)
+                        .s(b"shutdown deadline reached; the rest stays in the spools")
+                        .emit();
+                }
+                return;
+            }
+        }
+        if let Some((m, until)) = stick {
+            if now >= until || !cut[m] || !sources[m].is_open() {
+                spent[m] = cut[m];
+                stick = None;
+            }
+        }
         // Poll set, rebuilt from state.
         let mut pfd = [sys::pollfd(-1, 0); 3 + MAX_ENDPOINTS];
         pfd[0] = sys::pollfd(sigfd, sys::POLLIN);
         for (i, s) in sources.iter().enumerate() {
-            if s.is_open() {
+            if s.is_open() && stick.is_none_or(|(m, _)| m == i) {
                 pfd[1 + i] = sys::pollfd(s.fd, sys::POLLIN);
             }
         }
-        let mut timeout: Option<u64> = deadline;
+        let mut timeout: Option<u64> = match (deadline, stick) {
+            (Some(d), Some((_, u))) => Some(d.min(u)),
+            (d, s) => d.or(s.map(|(_, u)| u)),
+        };
         for (i, ep) in st.endpoints.iter().enumerate() {
             if let Some((fd, ev)) = ep.poll_events() {
                 pfd[3 + i] = sys::pollfd(fd, ev);
@@ -328,11 +371,19 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
             }
         }
 
-        // The pipes, alternating which goes first.
+        // The pipes, alternating which goes first (a stuck stream alone).
         for k in 0..2 {
             let i = (first + k) % 2;
+            if stick.is_some_and(|(m, _)| m != i) {
+                continue;
+            }
             if pfd[1 + i].revents != 0 || (terminating && sources[i].is_open()) {
-                read_stream(st, &mut sources[i], i, &mut seq, terminating, ident);
+                read_stream(st, &mut sources[i], i, &mut seq, terminating, ident, &mut cut[i]);
+                if !cut[i] {
+                    spent[i] = false;
+                } else if stick.is_none() && !spent[i] && !st.file.encodes() && sources[i].is_open() {
+                    stick = Some((i, now + STICK_NS));
+                }
             }
         }
         first ^= 1;
@@ -349,28 +400,19 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
             ep.flush(now);
         }
         rotate_diag(paths, &mut diag_fd);
-
-        // Time to go?
-        if !sources[0].is_open() && !sources[1].is_open() {
-            let d = *deadline.get_or_insert(now + SHUTDOWN_NS);
-            for ep in st.endpoints.iter_mut() {
-                ep.hurry(now);
-            }
-            let settled = st.endpoints.iter().all(|e| e.settled());
-            if settled || now >= d {
-                if !settled {
-                    Msg::new(Level::Warn)
-                        .s(b"shutdown deadline reached; the rest stays in the spools")
-                        .emit();
-                }
-                return;
-            }
-        }
     }
 }
 
 /// Read what a pipe has (bounded per turn) and hand its records to every sink.
-fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, terminating: bool, ident: &Identity) {
+fn read_stream(
+    st: &mut State,
+    src: &mut Source,
+    i: usize,
+    seq: &mut u64,
+    terminating: bool,
+    ident: &Identity,
+    cut: &mut bool,
+) {
     for _ in 0..READS_PER_TURN {
         let frame = &mut st.frames[i];
         let (eof, stop) = match sys::read(src.fd, frame.space()) {
@@ -395,7 +437,7 @@ fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, termin
                 (true, true)
             }
         };
-        deliver(st, i, src.stream, seq, eof, ident);
+        deliver(st, i, src.stream, seq, eof, ident, cut);
         if stop {
             src.close();
             return;
@@ -403,13 +445,15 @@ fn read_stream(st: &mut State, src: &mut Source, i: usize, seq: &mut u64, termin
     }
 }
 
-/// Hand every chunk now complete in frame `i` to the sinks.
-fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool, ident: &Identity) {
+/// Hand every chunk now complete in frame `i` to the sinks; `cut` tells whether
+/// the last one ends mid-line (cut at the buffer size, more to come).
+fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool, ident: &Identity, cut: &mut bool) {
     let time_ns = sys::realtime_ns();
     let frame = &mut st.frames[i];
     let mut region: Option<(usize, usize)> = None;
     while let Some(c) = frame.next(eof) {
         region = Some((region.map_or(c.start, |r| r.0), c.end));
+        *cut = c.partial && !eof;
         let rec = Record {
             stream,
             time_ns,

@@ -95,6 +95,8 @@ pub struct Queue {
     pub spool: Spool,
     /// Dropped lines not yet reported to the endpoint by a marker.
     lost: Loss,
+    /// A failed spool creation was reported; quiet until one succeeds again.
+    spool_refused: bool,
     pub stats: Stats,
 }
 
@@ -260,14 +262,19 @@ impl Queue {
                 return false;
             }
             if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
-                msg(conf, Level::Error)
-                    .s(b": cannot create spool ")
-                    .q(self.spool.path.as_bytes())
-                    .s(b": ")
-                    .errno(e)
-                    .emit();
+                if !self.spool_refused {
+                    self.spool_refused = true;
+                    msg(conf, Level::Error)
+                        .s(b": cannot create spool ")
+                        .q(self.spool.path.as_bytes())
+                        .s(b": ")
+                        .errno(e)
+                        .s(b" (reported once)")
+                        .emit();
+                }
                 return false;
             }
+            self.spool_refused = false;
         }
         if !self.spool.fits(total) {
             return false;
@@ -364,6 +371,7 @@ impl Endpoint {
             sent: 0,
             tail: 0,
             counted: 0,
+            spool_refused: false,
             spool: Spool::NONE,
             lost: Loss::NONE,
             stats: Stats {

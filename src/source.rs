@@ -25,7 +25,8 @@ impl Source {
     /// Take over `fd` for `stream`; a closed fd (`was_closed`: it was filled
     /// with /dev/null at start) counts as a stream already at EOF.
     pub fn open(fd: Fd, stream: Stream, was_closed: bool) -> (Source, Option<sys::Errno>) {
-        if was_closed || !sys::fd_is_open(fd) {
+        // A write-only fd is left open (its number stays taken) but never read.
+        if was_closed || !sys::fd_is_open(fd) || sys::write_only(fd) {
             return (
                 Source {
                     fd: -1,

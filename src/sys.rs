@@ -284,6 +284,14 @@ pub fn set_nonblock_cloexec(fd: Fd) -> Result<()> {
     Ok(())
 }
 
+/// Whether `fd` was opened for writing only (the wrong end of a pipe, say):
+/// poll would never report it readable.
+pub fn write_only(fd: Fd) -> bool {
+    // SAFETY: fcntl on a descriptor; failure is reported through errno.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_ACCMODE == libc::O_WRONLY
+}
+
 /// Make sure fds 0, 1 and 2 are open, so no file we open lands on them.
 ///
 /// Also fds 3, 4 and 5: a missing pipe must not let the signalfd or a log
@@ -333,11 +341,13 @@ pub fn getpid() -> u32 {
 }
 
 /// Block the termination signals and return a signalfd that reports them.
-/// SIGPIPE is ignored: a closed socket must give EPIPE, not kill us.
+/// SIGPIPE is ignored: a closed socket must give EPIPE, not kill us. SIGXFSZ
+/// too: a file-size limit must give EFBIG (reported), not end the logger.
 pub fn signals_init() -> Result<Fd> {
     // SAFETY: sigset manipulation on a local set, then process-wide masks.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         let mut set = MaybeUninit::<libc::sigset_t>::uninit();
         libc::sigemptyset(set.as_mut_ptr());
         let mut set = set.assume_init();

@@ -413,7 +413,9 @@ impl Url {
     /// Print the URL; the password as `***` when `mask`, omitted when not.
     fn print(&self, o: &mut dyn Out, show_pass: bool) {
         o.put(b"redis://");
-        if self.has_pass {
+        // The identity leaves out the whole userinfo when there is no user, so
+        // adding a forgotten password keeps the spool's name.
+        if self.has_pass && (show_pass || !self.user.is_empty()) {
             put_escaped(o, self.user.as_bytes());
             if show_pass {
                 o.put(b":***");
@@ -502,7 +504,7 @@ mod tests {
         assert_eq!(masked(&u), b"redis://:***@10.0.0.1:6380/logs");
         let mut id = Vec::new();
         u.identity(&mut id);
-        assert_eq!(id, b"redis://@10.0.0.1:6380/logs");
+        assert_eq!(id, b"redis://10.0.0.1:6380/logs");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod peer;
+pub mod spawn;
 
 use std::ffi::OsString;
 use std::fs::{self, File};
