@@ -61,6 +61,26 @@ spawn: build
 e2e: build
 	timeout -k 30 600 tests/e2e/run.sh
 
+# make fuzz: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each, one at a time (the
+# nightly toolchain; cargo-fuzz is installed when missing). New inputs go to
+# fuzz/target/corpus (ignored by git); the seeds in fuzz/corpus stay as committed. A crash
+# stops the run, with its input in fuzz/artifacts/<target>/ and the log in fuzz/target/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := json_config redis_url resp_reply framing encoders
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/corpus/$$t; \
+	  printf '%-12s %4s s: ' $$t $(FUZZ_SECONDS); \
+	  if (cd fuzz && $(CARGO) +nightly fuzz run $$t target/corpus/$$t corpus/$$t -- \
+	      -max_total_time=$(FUZZ_SECONDS) -max_len=9000 -print_final_stats=1) > fuzz/target/$$t.log 2>&1; then \
+	    grep -h '^stat::number_of_executed_units' fuzz/target/$$t.log; \
+	  else \
+	    tail -n 40 fuzz/target/$$t.log; echo "fuzz $$t failed: fuzz/target/$$t.log, fuzz/artifacts/$$t/"; exit 1; \
+	  fi; \
+	done
+
 rss: build
 	bench/rss.sh
 
