@@ -37,6 +37,8 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 30_000;
 /// Remove a drained spool file after it has been empty this long.
 const SPOOL_IDLE_NS: u64 = 1_000_000_000;
+/// Load spooled commands once this much of the out-buffer is free (or all that is left fits).
+const REFILL_MIN: usize = OUT_BUF / 2;
 /// Distinct error-reply kinds reported per endpoint.
 const ERR_KINDS: usize = 4;
 
@@ -241,44 +243,48 @@ impl Queue {
     }
 
     /// Queue one command (and an optional second, as a unit): buffer, spool, or refuse.
+    ///
+    /// A command goes straight into the out-buffer when it fits and the spool
+    /// holds nothing that is not loaded yet (so order is kept); otherwise it
+    /// goes to the spool, behind every byte of the out-buffer not yet in it.
     pub fn enqueue(&mut self, conf: &EndpointConf, a: &[Arg], b: Option<&[Arg]>, scratch: &mut [u8]) -> bool {
         let la = resp::args_len(a);
         let total = la + b.map_or(0, resp::args_len);
         if total > OUT_BUF || total > scratch.len() {
             return false;
         }
-        if !self.spool.active() {
-            if OUT_BUF - (self.tail - self.head) >= total {
-                self.compact(total);
-                let t = self.tail;
-                let _ = resp::write_args(a, &mut self.buf[t..]);
-                if let Some(b) = b {
-                    let _ = resp::write_args(b, &mut self.buf[t + la..]);
-                }
-                self.tail += total;
-                return true;
+        let caught_up = !self.spool.active() || self.spool.loaded == self.spool.end;
+        if caught_up && OUT_BUF - (self.tail - self.head) >= total {
+            self.compact(total);
+            let t = self.tail;
+            let _ = resp::write_args(a, &mut self.buf[t..]);
+            if let Some(b) = b {
+                let _ = resp::write_args(b, &mut self.buf[t + la..]);
             }
-            if self.spool.max == 0 || self.spool.max < (self.tail - self.head + total) as u64 {
-                return false;
-            }
-            if let Err(e) = self.spool.create(&self.buf[self.head..self.tail]) {
-                if !self.spool_refused {
-                    self.spool_refused = true;
-                    msg(conf, Level::Error)
-                        .s(b": cannot create spool ")
-                        .q(self.spool.path.as_bytes())
-                        .s(b": ")
-                        .errno(e)
-                        .s(b" (reported once)")
-                        .emit();
-                }
-                return false;
-            }
-            self.spool_refused = false;
+            self.tail += total;
+            return true;
         }
-        if !self.spool.fits(total) {
+        let pending = self.unspooled();
+        if self.spool.max == 0 || self.spool.max < self.spool.backlog_if_active() + (pending + total) as u64 {
             return false;
         }
+        let creating = !self.spool.active();
+        if let Err(e) = self.spill() {
+            if !creating {
+                msg(conf, Level::Error).s(b": spool write failed: ").errno(e).emit();
+            } else if !self.spool_refused {
+                self.spool_refused = true;
+                msg(conf, Level::Error)
+                    .s(b": cannot create spool ")
+                    .q(self.spool.path.as_bytes())
+                    .s(b": ")
+                    .errno(e)
+                    .s(b" (reported once)")
+                    .emit();
+            }
+            return false;
+        }
+        self.spool_refused = false;
         let _ = resp::write_args(a, scratch);
         if let Some(b) = b {
             let _ = resp::write_args(b, &mut scratch[la..]);
@@ -296,6 +302,46 @@ impl Queue {
         }
     }
 
+    /// Return how many bytes at the back of the out-buffer are not in the spool file.
+    fn unspooled(&self) -> usize {
+        let in_file = if self.spool.active() {
+            (self.spool.loaded - self.spool.acked) as usize
+        } else {
+            0
+        };
+        self.tail - self.head - in_file
+    }
+
+    /// Put the out-buffer's bytes that are not in the spool file at its end
+    /// (creating it if need be), so the file holds the whole backlog in order.
+    fn spill(&mut self) -> Result<(), Errno> {
+        if !self.spool.active() {
+            return self.spool.create(&self.buf[self.head..self.tail]);
+        }
+        let n = self.unspooled();
+        if n > 0 {
+            // Direct bytes exist only once the whole file is loaded, so they
+            // follow it: after the append, file and buffer agree again.
+            self.spool.append(&self.buf[self.tail - n..self.tail])?;
+            self.spool.loaded = self.spool.end;
+        }
+        Ok(())
+    }
+
+    /// Acknowledge the oldest command, `n` bytes, in the spool too if it came from there.
+    fn ack(&mut self, n: usize) {
+        self.head += n;
+        if self.spool.active() && self.spool.loaded > self.spool.acked {
+            self.spool.ack(n);
+        }
+        if self.head == self.tail {
+            self.head = 0;
+            self.sent = 0;
+            self.counted = 0;
+            self.tail = 0;
+        }
+    }
+
     /// Make room for `need` bytes at the tail by moving the live bytes to the front.
     pub fn compact(&mut self, need: usize) {
         if self.head > 0 && (self.tail + need > OUT_BUF || self.head == self.tail) {
@@ -310,6 +356,11 @@ impl Queue {
     /// Load spooled commands into the out-buffer's free space.
     pub fn refill(&mut self, conf: &EndpointConf) {
         if !self.spool.active() || self.spool.loaded >= self.spool.end {
+            return;
+        }
+        // NOTE(speed): load in large reads, not one command per acknowledgement.
+        let free = OUT_BUF - (self.tail - self.head);
+        if (free as u64) < (self.spool.end - self.spool.loaded).min(REFILL_MIN as u64) {
             return;
         }
         self.compact(crate::limits::CMD_MAX);
@@ -812,19 +863,10 @@ impl Endpoint {
             self.q.stats.errors += 1;
             self.note_error(w);
         }
-        self.q.head += n;
+        self.q.ack(n);
         self.q.stats.acked += 1;
         self.recovered();
         self.waiting_since = now;
-        if self.q.spool.active() {
-            self.q.spool.ack(n);
-        }
-        if self.q.head == self.q.tail {
-            self.q.head = 0;
-            self.q.sent = 0;
-            self.q.counted = 0;
-            self.q.tail = 0;
-        }
         Ok(())
     }
 
@@ -923,17 +965,20 @@ impl Endpoint {
         }
         self.conn = Conn::Abandoned;
         let mut left = 0u64;
-        if self.q.head < self.q.tail && !self.q.spool.active() {
+        let pending = self.q.unspooled();
+        if pending > 0 {
+            let rest = &self.q.buf[self.q.tail - pending..self.q.tail];
             if self.q.spool.max > 0 {
-                if let Err(e) = self.q.spool.create(&self.q.buf[self.q.head..self.q.tail]) {
+                let n = count_commands(rest);
+                if let Err(e) = self.q.spill() {
                     self.msg(Level::Error)
-                        .s(b": cannot create spool at exit: ")
+                        .s(b": cannot write the spool at exit: ")
                         .errno(e)
                         .emit();
-                    left = count_commands(&self.q.buf[self.q.head..self.q.tail]);
+                    left = n;
                 }
             } else {
-                left = count_commands(&self.q.buf[self.q.head..self.q.tail]);
+                left = count_commands(rest);
             }
         }
         if self.q.spool.is_open() || self.q.lost.lines > 0 {

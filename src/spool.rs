@@ -107,6 +107,15 @@ impl Spool {
         self.end - self.acked
     }
 
+    /// Return the backlog if the spool holds records, else 0.
+    pub fn backlog_if_active(&self) -> u64 {
+        if self.active() {
+            self.backlog()
+        } else {
+            0
+        }
+    }
+
     /// Open the spool an earlier logger left, if any; `Ok(false)` if there is none.
     pub fn resume(&mut self) -> Result<bool, Errno> {
         let fd = match sys::open(&self.path, sys::O_RDWR | sys::O_NOFOLLOW, 0) {
@@ -174,11 +183,6 @@ impl Spool {
         self.end = HEADER + unacked.len() as u64;
         self.loaded = self.end;
         Ok(())
-    }
-
-    /// Would `n` more bytes stay within the bound?
-    pub fn fits(&self, n: usize) -> bool {
-        self.backlog() + n as u64 <= self.max
     }
 
     /// Append one whole command; on failure the file is left as it was.
