@@ -903,7 +903,7 @@ impl Endpoint {
             if self.spool_idle_since == 0 {
                 self.spool_idle_since = now;
             } else if now >= self.spool_idle_since + SPOOL_IDLE_NS {
-                self.q.spool.close();
+                let _ = self.q.spool.close(); // drained: nothing gathered
                 self.spool_idle_since = 0;
             }
         } else {
@@ -911,8 +911,12 @@ impl Endpoint {
         }
     }
 
-    /// Send whatever is pending, if connected.
+    /// Write the spool's gathered commands, and send whatever is pending, if connected.
     pub fn flush(&mut self, now: u64) {
+        if self.q.spool.is_open() {
+            // A failure keeps them gathered; appends report it, exit counts it.
+            let _ = self.q.spool.sync();
+        }
         if let Conn::Ready { fd } = self.conn {
             while self.q.sent < self.q.tail {
                 match sys::send(fd, &self.q.buf[self.q.sent..self.q.tail]) {
@@ -994,7 +998,17 @@ impl Endpoint {
         } else {
             0
         };
-        self.q.spool.close();
+        if let Err((e, rest)) = self.q.spool.close() {
+            let n = count_commands(rest);
+            left += n;
+            self.msg(Level::Error)
+                .s(b": cannot write the spool at exit: ")
+                .errno(e)
+                .s(b"; ")
+                .n(n)
+                .s(b" lines lost")
+                .emit();
+        }
         let s = self.q.stats;
         let mut m = self.msg(Level::Info);
         m.s(b": records ")

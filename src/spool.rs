@@ -9,8 +9,13 @@
 //! so the next logger for the same container resumes where this one stopped
 //! (at-least-once: a few commands may be sent twice). Acknowledged ranges are
 //! punched out of the file, so the disk holds only the backlog.
+//!
+//! Appends are gathered in a small write-behind buffer and written once per
+//! loop turn (`sync`) or when it is full: the last `wb_len` bytes before `end`
+//! live there until then, and loading takes them from memory.
 
 use crate::encode::resp::{self, End};
+use crate::limits::SPOOL_WB;
 use crate::sys::{self, Errno, Fd, Path};
 
 pub const MAGIC: &[u8; 8] = b"SHMSPL02";
@@ -66,6 +71,9 @@ pub struct Spool {
     pub loss: Loss,
     /// Keep the file at close even when empty: it records a loss.
     keep: bool,
+    /// Appended commands not written yet: file bytes `end - wb_len .. end`.
+    wb: [u8; SPOOL_WB],
+    wb_len: usize,
 }
 
 /// What loading found.
@@ -90,6 +98,8 @@ impl Spool {
         max: 0,
         loss: Loss::NONE,
         keep: false,
+        wb: [0; SPOOL_WB],
+        wb_len: 0,
     };
 
     /// Does the spool hold records (so new ones must queue behind them)?
@@ -185,13 +195,36 @@ impl Spool {
         Ok(())
     }
 
-    /// Append one whole command; on failure the file is left as it was.
+    /// Append one whole command; on failure nothing of it is kept.
     pub fn append(&mut self, cmd: &[u8]) -> Result<(), Errno> {
-        if let Err(e) = write_at(self.fd, cmd, self.end) {
-            let _ = sys::ftruncate(self.fd, self.end);
-            return Err(e);
+        if self.wb_len + cmd.len() > SPOOL_WB {
+            self.sync()?;
+        }
+        if cmd.len() > SPOOL_WB {
+            // Too large to gather (and the write-behind is empty now).
+            if let Err(e) = write_at(self.fd, cmd, self.end) {
+                let _ = sys::ftruncate(self.fd, self.end);
+                return Err(e);
+            }
+        } else {
+            self.wb[self.wb_len..self.wb_len + cmd.len()].copy_from_slice(cmd);
+            self.wb_len += cmd.len();
         }
         self.end += cmd.len() as u64;
+        Ok(())
+    }
+
+    /// Write the gathered commands to the file; on failure they stay gathered.
+    pub fn sync(&mut self) -> Result<(), Errno> {
+        if self.wb_len == 0 {
+            return Ok(());
+        }
+        let at = self.end - self.wb_len as u64;
+        if let Err(e) = write_at(self.fd, &self.wb[..self.wb_len], at) {
+            let _ = sys::ftruncate(self.fd, at);
+            return Err(e);
+        }
+        self.wb_len = 0;
         Ok(())
     }
 
@@ -201,10 +234,23 @@ impl Spool {
         if want == 0 {
             return Load::Bytes(0);
         }
-        let got = match sys::pread(self.fd, &mut into[..want], self.loaded) {
-            Ok(n) => n,
-            Err(_) => return Load::Bytes(0),
-        };
+        // The file's part first, then what is still gathered in memory.
+        let file_end = self.end - self.wb_len as u64;
+        let mut got = 0;
+        if self.loaded < file_end {
+            let n = ((file_end - self.loaded) as usize).min(want);
+            got = match sys::pread(self.fd, &mut into[..n], self.loaded) {
+                Ok(n) => n,
+                Err(_) => return Load::Bytes(0),
+            };
+        }
+        let at = self.loaded + got as u64;
+        if at >= file_end && got < want {
+            let off = (at - file_end) as usize;
+            let k = (want - got).min(self.wb_len - off);
+            into[got..got + k].copy_from_slice(&self.wb[off..off + k]);
+            got += k;
+        }
         let mut used = 0;
         loop {
             match resp::command_end(&into[used..got]) {
@@ -229,7 +275,13 @@ impl Spool {
 
     /// Cut the file at `at` (dropping a corrupt tail).
     pub fn truncate(&mut self, at: u64) {
-        let _ = sys::ftruncate(self.fd, at);
+        let file_end = self.end - self.wb_len as u64;
+        if at <= file_end {
+            self.wb_len = 0;
+            let _ = sys::ftruncate(self.fd, at);
+        } else {
+            self.wb_len = (at - file_end) as usize;
+        }
         self.end = at;
         self.loaded = self.loaded.min(at);
     }
@@ -257,6 +309,7 @@ impl Spool {
 
     /// Empty the file back to its header, keeping it open.
     fn reset(&mut self) {
+        self.wb_len = 0;
         if sys::ftruncate(self.fd, HEADER).is_err() {
             return self.remove();
         }
@@ -278,6 +331,7 @@ impl Spool {
 
     /// Delete the drained file.
     pub fn remove(&mut self) {
+        self.wb_len = 0;
         let _ = sys::unlink(&self.path);
         if self.open {
             sys::close(self.fd);
@@ -305,15 +359,26 @@ impl Spool {
         Ok(())
     }
 
-    /// Persist and close (at exit); an empty spool is removed.
-    pub fn close(&mut self) {
+    /// Write what is gathered, persist and close; an empty spool is removed.
+    /// On a failed write, return the gathered bytes that are lost.
+    pub fn close(&mut self) -> Result<(), (Errno, &[u8])> {
         if self.open && self.end <= self.acked && !self.keep {
-            return self.remove();
+            self.remove();
+            return Ok(());
         }
-        if self.open {
-            self.persist();
-            sys::close(self.fd);
-            self.open = false;
+        if !self.open {
+            return Ok(());
+        }
+        let r = self.sync();
+        self.persist();
+        sys::close(self.fd);
+        self.open = false;
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let n = core::mem::take(&mut self.wb_len);
+                Err((e, &self.wb[..n]))
+            }
         }
     }
 }
