@@ -13,8 +13,11 @@
 # The same for the floor, bench/floor.c: a libc-free static program that only writes
 # the ready byte and polls/reads fds 3 and 4 into a 4 KiB buffer. Then the ratios,
 # and the size of the static binary.
+# Each measurement is repeated RUNS times (default 5) and the table gives the median:
+# where the stack lands in its page (address-space randomisation) moves a process's
+# figures by a page or two from run to run; the spread of VmHWM is printed too.
 #
-# Usage: bench/rss.sh [--quick]    (--quick: 20k lines, 1 s at rest; a smoke run)
+# Usage: bench/rss.sh [--quick]    (--quick: 20k lines, 1 s at rest, one run; a smoke run)
 # Needs: make build; gcc (static link), python3, redis-server, redis-cli.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -32,7 +35,7 @@ done
 need python3 redis-server redis-cli gcc
 need_built
 
-if [ "$QUICK" = 1 ]; then LINES=20000 REST=1; else LINES=200000 REST=3; fi
+if [ "$QUICK" = 1 ]; then LINES=20000 REST=1 RUNS=1; else LINES=200000 REST=3 RUNS=${RUNS:-5}; fi
 SIZE=512
 
 # The floor: no libc, so nothing but the polling is measured.
@@ -67,7 +70,7 @@ clients() {
     sed -n 's/^connected_clients:\([0-9]*\).*/\1/p'
 }
 
-declare -A RES
+declare -A RES RAW
 NOTES=()
 
 # measure NAME PROGRAM MODE: run PROGRAM as the logger in MODE (rest|load), fill RES.
@@ -124,9 +127,10 @@ measure() {
   [ "$rc" = 0 ] || NOTES+=("$name $mode: shim-spawn exit status $rc: $(tail -n 2 "$root.spawn" | tr '\n' ' ')")
   local rss pss pd anon file
   read -r rss _ pss pd anon file <<<"$last"
-  RES[$name.$mode.rss]=$rss RES[$name.$mode.pss]=$pss RES[$name.$mode.pd]=$pd
-  RES[$name.$mode.anon]=$anon RES[$name.$mode.file]=$file RES[$name.$mode.hwm]=$hwm
-  if [ "$name" = shim-logs ] && [ "$mode" = load ]; then
+  RES[$name.$mode.rss]+="$rss " RES[$name.$mode.pss]+="$pss " RES[$name.$mode.pd]+="$pd "
+  RES[$name.$mode.anon]+="$anon " RES[$name.$mode.file]+="$file " RES[$name.$mode.hwm]+="$hwm "
+  if [ "$name" = shim-logs ] && [ "$mode" = load ] && [ -z "${RES[$name.$mode.noted]:-}" ]; then
+    RES[$name.$mode.noted]=1
     local log="$root/logs/bench/bench.log" v
     v=$("$LOGGEN" verify --size "$SIZE" --count "$LINES" --stderr 50 "$log" 2>&1 | tail -n 1) || true
     NOTES+=("shim-logs load, local file: $v")
@@ -136,10 +140,28 @@ measure() {
   fi
 }
 
-measure shim-logs "$BIN" rest
-measure floor "$WORK/floor" rest
-measure shim-logs "$BIN" load
-measure floor "$WORK/floor" load
+for ((run = 0; run < RUNS; run++)); do
+  measure shim-logs "$BIN" rest
+  measure floor "$WORK/floor" rest
+  measure shim-logs "$BIN" load
+  measure floor "$WORK/floor" load
+done
+
+# median "V1 V2 ...": the middle value (the lower one of the two middle values).
+median() {
+  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+spread() {
+  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo ".." hi }'
+}
+for k in "${!RES[@]}"; do
+  case $k in *.noted) ;; *) RAW[$k]=${RES[$k]} RES[$k]=$(median "${RES[$k]}") ;; esac
+done
+for p in shim-logs floor; do
+  for mode in rest load; do
+    NOTES+=("$p $mode: VmHWM over $RUNS run(s): ${RES[$p.$mode.hwm]} kB median, $(spread "${RAW[$p.$mode.hwm]}") kB")
+  done
+done
 
 ratio() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'
@@ -147,7 +169,7 @@ ratio() {
 
 echo
 echo "Memory (kB), $(date -u +%Y-%m-%dT%H:%MZ), $(machine)"
-echo "two Redis endpoints + local file; full load = $LINES lines of $SIZE B, 50% stderr, as fast as possible"
+echo "two Redis endpoints + local file; full load = $LINES lines of $SIZE B, 50% stderr, as fast as possible; median of $RUNS run(s)"
 echo "(under load: VmRSS, RssAnon, RssFile, Pss, Private_Dirty at the end of the load; VmHWM: peak)"
 COLS=(rss hwm anon file pss pd)
 row() {

@@ -285,11 +285,25 @@ impl Queue {
             return false;
         }
         self.spool_refused = false;
-        let _ = resp::write_args(a, scratch);
-        if let Some(b) = b {
-            let _ = resp::write_args(b, &mut scratch[la..]);
-        }
-        match self.spool.append(&scratch[..total]) {
+        let r = match self.spool.reserve(total) {
+            Ok(Some(room)) => {
+                let _ = resp::write_args(a, room);
+                if let Some(b) = b {
+                    let _ = resp::write_args(b, &mut room[la..]);
+                }
+                self.spool.commit(total);
+                Ok(())
+            }
+            Ok(None) => {
+                let _ = resp::write_args(a, scratch);
+                if let Some(b) = b {
+                    let _ = resp::write_args(b, &mut scratch[la..]);
+                }
+                self.spool.append(&scratch[..total])
+            }
+            Err(e) => Err(e),
+        };
+        match r {
             Ok(()) => {
                 self.stats.spooled += 1;
                 self.refill(conf);

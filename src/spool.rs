@@ -51,12 +51,18 @@ const PERSIST_EVERY: u64 = 64 * 1024;
 /// Free disk blocks after this many acknowledged bytes.
 const PUNCH_EVERY: u64 = 1 << 20;
 
+// NOTE(memory): `repr(C)` keeps the fields touched at start (and at rest)
+// together, before the path and the write-behind buffer, which is touched only
+// while spooling; the default layout put two flags after it, on a page of
+// their own.
+#[repr(C)]
 pub struct Spool {
     /// Valid only while `open`. NOTE(memory): no -1 sentinel, so the
     /// initial state is all zero bytes and the static state stays in .bss.
     fd: Fd,
     open: bool,
-    pub path: Path,
+    /// Keep the file at close even when empty: it records a loss.
+    keep: bool,
     /// Append position (file offset).
     pub end: u64,
     /// Next byte to load into the out-buffer.
@@ -69,11 +75,10 @@ pub struct Spool {
     pub max: u64,
     /// Loss an earlier logger recorded and could not report (read by `resume`).
     pub loss: Loss,
-    /// Keep the file at close even when empty: it records a loss.
-    keep: bool,
     /// Appended commands not written yet: file bytes `end - wb_len .. end`.
-    wb: [u8; SPOOL_WB],
     wb_len: usize,
+    pub path: Path,
+    wb: [u8; SPOOL_WB],
 }
 
 /// What loading found.
@@ -89,7 +94,7 @@ impl Spool {
     pub const NONE: Spool = Spool {
         fd: 0,
         open: false,
-        path: Path::new(),
+        keep: false,
         end: 0,
         loaded: 0,
         acked: 0,
@@ -97,9 +102,9 @@ impl Spool {
         punched: 0,
         max: 0,
         loss: Loss::NONE,
-        keep: false,
-        wb: [0; SPOOL_WB],
         wb_len: 0,
+        path: Path::new(),
+        wb: [0; SPOOL_WB],
     };
 
     /// Does the spool hold records (so new ones must queue behind them)?
@@ -212,6 +217,26 @@ impl Spool {
         }
         self.end += cmd.len() as u64;
         Ok(())
+    }
+
+    /// Return room for a command of `n` bytes in the write-behind buffer (written
+    /// out first if need be), to be kept by `commit`; `None` if `n` is too large
+    /// to gather. NOTE(memory): commands are encoded straight into it, so the
+    /// scratch buffer stays untouched while small lines are spooled.
+    pub fn reserve(&mut self, n: usize) -> Result<Option<&mut [u8]>, Errno> {
+        if n > SPOOL_WB {
+            return Ok(None);
+        }
+        if self.wb_len + n > SPOOL_WB {
+            self.sync()?;
+        }
+        Ok(Some(&mut self.wb[self.wb_len..self.wb_len + n]))
+    }
+
+    /// Keep the `n` bytes just written into the room `reserve` gave.
+    pub fn commit(&mut self, n: usize) {
+        self.wb_len += n;
+        self.end += n as u64;
     }
 
     /// Write the gathered commands to the file; on failure they stay gathered.
