@@ -110,30 +110,40 @@ pub fn write_args(args: &[Arg], out: &mut [u8]) -> Option<usize> {
     Some(total)
 }
 
+/// Write `<kind><n>\r\n` in one piece.
+#[inline(never)]
 fn put_header(w: &mut SliceOut, kind: u8, n: usize) {
-    w.put(&[kind]);
-    w.put(itoa::Buffer::new().format(n).as_bytes());
-    w.put(b"\r\n");
+    // NOTE(speed): digits written backwards into a small array, one copy out.
+    let mut h = [0u8; 24];
+    let mut i = h.len() - 2;
+    h[i] = b'\r';
+    h[i + 1] = b'\n';
+    let mut v = n;
+    loop {
+        i -= 1;
+        h[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    i -= 1;
+    h[i] = kind;
+    w.put(&h[i..]);
 }
 
 /// Parse a decimal header line `<digits>\r\n` at `s`; return (value, bytes used).
 fn header(s: &[u8]) -> Option<(usize, usize)> {
+    // At most 12 digits, so `v` cannot overflow.
     let mut v: usize = 0;
-    let mut i = 0;
-    while i < s.len() && s[i].is_ascii_digit() {
-        v = v.checked_mul(10)?.checked_add((s[i] - b'0') as usize)?;
-        i += 1;
-        if i > 12 {
-            return None;
+    for (i, &c) in s.iter().enumerate().take(13) {
+        if c.is_ascii_digit() {
+            v = v * 10 + (c - b'0') as usize;
+        } else {
+            return (i > 0 && i <= 12 && c == b'\r' && s.get(i + 1) == Some(&b'\n')).then_some((v, i + 2));
         }
     }
-    if i == 0 {
-        return None;
-    }
-    if s.get(i..i + 2)? != b"\r\n" {
-        return None;
-    }
-    Some((v, i + 2))
+    None
 }
 
 /// The answer of `command_end`.
@@ -239,5 +249,21 @@ mod tests {
         assert_eq!(command_end(b"+OK\r\n"), End::Invalid);
         assert_eq!(command_end(b"*1\r\n$3\r\nabcX\n"), End::Invalid);
         assert_eq!(command_end(b"*0\r\n"), End::Invalid);
+    }
+
+    #[test]
+    fn header_limits() {
+        assert_eq!(header(b"5\r\n"), Some((5, 3)));
+        assert_eq!(header(b"999999999999\r\n"), Some((999_999_999_999, 14)));
+        assert_eq!(header(b"1000000000000\r\n"), None, "13 digits");
+        for bad in [&b""[..], b"\r\n", b"5", b"5\r", b"5\n", b"-1\r\n", b"5\rx"] {
+            assert_eq!(header(bad), None, "{bad:?}");
+        }
+        let mut out = [0u8; 64];
+        let big = [b'x'; 1234];
+        let mut w = SliceOut { buf: &mut out, pos: 0 };
+        put_header(&mut w, b'$', big.len());
+        put_header(&mut w, b'*', 0);
+        assert_eq!(&out[..11], b"$1234\r\n*0\r\n");
     }
 }
