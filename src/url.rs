@@ -416,7 +416,8 @@ impl Url {
         // The identity leaves out the whole userinfo when there is no user, so
         // adding a forgotten password keeps the spool's name.
         if self.has_pass && (show_pass || !self.user.is_empty()) {
-            put_escaped(o, self.user.as_bytes());
+            // A `:` in the user would end it when parsed back.
+            put_escaped(o, self.user.as_bytes(), false);
             if show_pass {
                 o.put(b":***");
             }
@@ -433,7 +434,7 @@ impl Url {
         o.put(b":");
         o.put(itoa::Buffer::new().format(self.port).as_bytes());
         o.put(b"/");
-        put_escaped(o, self.target.as_bytes());
+        put_escaped(o, self.target.as_bytes(), true);
         let mut sep = b"?";
         let mut opt = |o: &mut dyn Out, k: &[u8], v: &[u8]| {
             o.put(sep);
@@ -469,10 +470,10 @@ impl Url {
     }
 }
 
-/// Write `s` with everything outside a safe set as `%XX`.
-fn put_escaped(o: &mut dyn Out, s: &[u8]) {
+/// Write `s` with everything outside a safe set (with or without `:`) as `%XX`.
+fn put_escaped(o: &mut dyn Out, s: &[u8], colon: bool) {
     for &c in s {
-        if c.is_ascii_alphanumeric() || b"-._~!$'()*+,;=:".contains(&c) {
+        if c.is_ascii_alphanumeric() || b"-._~!$'()*+,;=".contains(&c) || (colon && c == b':') {
             o.put(&[c]);
         } else {
             const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -491,6 +492,21 @@ mod tests {
         let mut v = Vec::new();
         u.write_masked(&mut v);
         v
+    }
+
+    /// Found by the `redis_url` fuzz target: a `:` in the (percent-encoded) user
+    /// was printed bare, so the masked URL parsed back as another user and password.
+    #[test]
+    fn colon_in_user_is_escaped_when_printed() {
+        let u = parse(b"redis://b%4fp%3A%4b0%4b:@s88/1").unwrap();
+        assert_eq!(u.user.as_bytes(), b"bOp:K0K");
+        assert_eq!(masked(&u), b"redis://bOp%3AK0K:***@s88:6379/1");
+        let back = parse(&masked(&u)).unwrap();
+        assert_eq!(back.user.as_bytes(), b"bOp:K0K");
+        assert_eq!(back.pass.as_bytes(), b"***");
+        // A `:` in the channel needs no escape.
+        let t = parse(b"redis://h/logs:c1").unwrap();
+        assert_eq!(masked(&t), b"redis://h:6379/logs:c1");
     }
 
     #[test]
