@@ -75,18 +75,16 @@ impl State {
 const HELP: &[u8] = b"shim-logs: containerd logging binary (fd 3 stdout, fd 4 stderr, fd 5 ready)
 
 usage:
-  shim-logs [--root DIR]     run as containerd's logger (CONTAINER_ID and
-                             CONTAINER_NAMESPACE in the environment)
-  shim-logs check FILE       validate a config and print its endpoints
-  shim-logs --version        print the version
-  shim-logs --help           print this text
+  shim-logs [--root DIR]   run as containerd's logger (env: CONTAINER_ID, CONTAINER_NAMESPACE)
+  shim-logs check FILE     validate a config and print its endpoints
+  shim-logs --version | --help
 
-files (root defaults to /var/cache/modules/contd):
-  <root>/config/<ns>/<id>-logs.json   config (JSON array; missing = [])
-  <root>/logs/<ns>/<id>.log           local copy of every line
-  <root>/logs/<ns>/<id>-sys.log       this program's diagnostics
+files (root: /var/cache/modules/contd):
+  <root>/config/<ns>/<id>-logs.json  config (JSON array; missing = [])
+  <root>/logs/<ns>/<id>.log          local copy of every line
+  <root>/logs/<ns>/<id>-sys.log      diagnostics
 
-exit codes: 0 ok, 100 usage or identity error, 111 system error at start, 101 bug
+exit: 0 ok, 100 usage or identity error, 111 system error at start, 101 bug
 ";
 
 /// The process entry, called by `sys` with the arguments and the state.

@@ -37,6 +37,13 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 30_000;
 /// Remove a drained spool file after it has been empty this long.
 const SPOOL_IDLE_NS: u64 = 1_000_000_000;
+/// Groups of commands in flight that are tracked apart (see `InFlight`).
+const INFLIGHT_GROUPS: usize = 64;
+/// With a spool, stop sending while this many bytes wait for their replies
+/// (without one, the out-buffer bounds them). It also bounds what a reconnect sends again.
+const INFLIGHT_MAX: u64 = 256 * 1024;
+/// Sends per endpoint per loop turn.
+const FLUSH_ROUNDS: usize = 8;
 /// Load spooled commands once this much of the out-buffer is free (or all that is left fits).
 const REFILL_MIN: usize = OUT_BUF / 2;
 /// Distinct error-reply kinds reported per endpoint.
@@ -80,13 +87,108 @@ pub struct Stats {
     pub sent: u64,
 }
 
+/// Commands sent and not yet acknowledged, oldest first, in groups of whole
+/// commands (one group per `send`; merged when the table is full): `(bytes,
+/// commands)`. Without a spool each reply releases its own command (its length
+/// is read at the buffer's head). With one, the commands have left the buffer:
+/// replies are counted against the oldest group (`front_done`) and its bytes
+/// are released when its last reply arrives. NOTE(memory): 64 groups, 1 KiB,
+/// instead of one length per command.
+struct InFlight {
+    groups: [(u64, u32); INFLIGHT_GROUPS],
+    first: usize,
+    len: usize,
+    /// Bytes of all groups.
+    bytes: u64,
+    /// Replies counted against the oldest group, its bytes not yet released.
+    front_done: u32,
+}
+
+impl InFlight {
+    const NONE: InFlight = InFlight {
+        groups: [(0, 0); INFLIGHT_GROUPS],
+        first: 0,
+        len: 0,
+        bytes: 0,
+        front_done: 0,
+    };
+
+    /// Add `count` commands of `bytes` bytes, sent after all the others.
+    fn push(&mut self, bytes: u64, count: u32) {
+        if self.len == INFLIGHT_GROUPS {
+            let last = (self.first + self.len - 1) % INFLIGHT_GROUPS;
+            self.groups[last].0 += bytes;
+            self.groups[last].1 += count;
+        } else {
+            self.groups[(self.first + self.len) % INFLIGHT_GROUPS] = (bytes, count);
+            self.len += 1;
+        }
+        self.bytes += bytes;
+    }
+
+    /// Count one reply; return the bytes it releases (0 until a group is done).
+    fn reply(&mut self) -> u64 {
+        if self.len == 0 {
+            return 0;
+        }
+        let g = &mut self.groups[self.first];
+        g.1 -= 1;
+        if g.1 > 0 {
+            self.front_done += 1;
+            return 0;
+        }
+        let b = g.0;
+        self.pop();
+        b
+    }
+
+    /// Release the oldest command alone, of `n` bytes.
+    fn release_one(&mut self, n: u64) {
+        if self.len == 0 {
+            return;
+        }
+        let g = &mut self.groups[self.first];
+        g.0 -= n;
+        g.1 -= 1;
+        self.bytes -= n;
+        if g.1 == 0 {
+            self.pop();
+        }
+    }
+
+    fn pop(&mut self) {
+        self.bytes -= self.groups[self.first].0;
+        self.first = (self.first + 1) % INFLIGHT_GROUPS;
+        self.len -= 1;
+        self.front_done = 0;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.first = 0;
+        self.len = 0;
+        self.bytes = 0;
+        self.front_done = 0;
+    }
+}
+
 /// The commands of one endpoint: out-buffer and spool, in order.
 ///
 /// Kept apart from the endpoint's config so that a record's command can be
 /// built from borrowed config fields while the queue is changed.
+///
+/// Without a spool, the out-buffer holds every command not acknowledged
+/// (`head..sent` in flight). With one, the spool file holds them all and the
+/// out-buffer is a window on it: `buf[head..tail]` is
+/// `file[loaded - (tail - head) .. loaded]`, and commands sent in full leave
+/// the window at once (they can be read again from the file), so the bytes in
+/// flight are bounded by `INFLIGHT_MAX`, not by the buffer.
 pub struct Queue {
     buf: [u8; OUT_BUF],
-    /// First byte not acknowledged.
+    /// First byte not acknowledged (with a spool: first byte of the window).
     head: usize,
     /// Next byte to send.
     sent: usize,
@@ -99,6 +201,10 @@ pub struct Queue {
     lost: Loss,
     /// A failed spool creation was reported; quiet until one succeeds again.
     spool_refused: bool,
+    inflight: InFlight,
+    /// Commands at the spool's acknowledged offset whose replies came before
+    /// the connection went: dropped as they are loaded again (see `rewind`).
+    skip: u32,
     pub stats: Stats,
 }
 
@@ -244,47 +350,47 @@ impl Queue {
 
     /// Queue one command (and an optional second, as a unit): buffer, spool, or refuse.
     ///
-    /// A command goes straight into the out-buffer when it fits and the spool
-    /// holds nothing that is not loaded yet (so order is kept); otherwise it
-    /// goes to the spool, behind every byte of the out-buffer not yet in it.
+    /// Without a spool, a command that fits goes into the out-buffer; one that
+    /// does not starts the spool, with everything not acknowledged before it.
+    /// While the spool holds anything, every command is appended to it (order kept).
     pub fn enqueue(&mut self, conf: &EndpointConf, a: &[Arg], b: Option<&[Arg]>, scratch: &mut [u8]) -> bool {
         let la = resp::args_len(a);
         let total = la + b.map_or(0, resp::args_len);
         if total > OUT_BUF || total > scratch.len() {
             return false;
         }
-        let caught_up = !self.spool.active() || self.spool.loaded == self.spool.end;
-        if caught_up && OUT_BUF - (self.tail - self.head) >= total {
-            self.compact(total);
-            let t = self.tail;
-            let _ = resp::write_args(a, &mut self.buf[t..]);
-            if let Some(b) = b {
-                let _ = resp::write_args(b, &mut self.buf[t + la..]);
+        if !self.spool.active() {
+            if OUT_BUF - (self.tail - self.head) >= total {
+                self.compact(total);
+                let t = self.tail;
+                let _ = resp::write_args(a, &mut self.buf[t..]);
+                if let Some(b) = b {
+                    let _ = resp::write_args(b, &mut self.buf[t + la..]);
+                }
+                self.tail += total;
+                return true;
             }
-            self.tail += total;
-            return true;
+            if self.spool.max == 0 || self.spool.max < (self.tail - self.head + total) as u64 {
+                return false;
+            }
+            if let Err(e) = self.start_spool() {
+                if !self.spool_refused {
+                    self.spool_refused = true;
+                    msg(conf, Level::Error)
+                        .s(b": cannot create spool ")
+                        .q(self.spool.path.as_bytes())
+                        .s(b": ")
+                        .errno(e)
+                        .s(b" (reported once)")
+                        .emit();
+                }
+                return false;
+            }
+            self.spool_refused = false;
         }
-        let pending = self.unspooled();
-        if self.spool.max == 0 || self.spool.max < self.spool.backlog_if_active() + (pending + total) as u64 {
+        if self.spool.backlog() + total as u64 > self.spool.max {
             return false;
         }
-        let creating = !self.spool.active();
-        if let Err(e) = self.spill() {
-            if !creating {
-                msg(conf, Level::Error).s(b": spool write failed: ").errno(e).emit();
-            } else if !self.spool_refused {
-                self.spool_refused = true;
-                msg(conf, Level::Error)
-                    .s(b": cannot create spool ")
-                    .q(self.spool.path.as_bytes())
-                    .s(b": ")
-                    .errno(e)
-                    .s(b" (reported once)")
-                    .emit();
-            }
-            return false;
-        }
-        self.spool_refused = false;
         let r = match self.spool.reserve(total) {
             Ok(Some(room)) => {
                 let _ = resp::write_args(a, room);
@@ -316,43 +422,85 @@ impl Queue {
         }
     }
 
-    /// Return how many bytes at the back of the out-buffer are not in the spool file.
-    fn unspooled(&self) -> usize {
-        let in_file = if self.spool.active() {
-            (self.spool.loaded - self.spool.acked) as usize
-        } else {
-            0
-        };
-        self.tail - self.head - in_file
-    }
-
-    /// Put the out-buffer's bytes that are not in the spool file at its end
-    /// (creating it if need be), so the file holds the whole backlog in order.
-    fn spill(&mut self) -> Result<(), Errno> {
-        if !self.spool.active() {
-            return self.spool.create(&self.buf[self.head..self.tail]);
-        }
-        let n = self.unspooled();
-        if n > 0 {
-            // Direct bytes exist only once the whole file is loaded, so they
-            // follow it: after the append, file and buffer agree again.
-            self.spool.append(&self.buf[self.tail - n..self.tail])?;
-            self.spool.loaded = self.spool.end;
-        }
+    /// Put everything not acknowledged into a new spool file; the commands
+    /// already sent in full then leave the out-buffer (the file has them).
+    fn start_spool(&mut self) -> Result<(), Errno> {
+        self.spool.create(&self.buf[self.head..self.tail])?;
+        self.head = self.counted;
+        self.reset_if_drained();
         Ok(())
     }
 
-    /// Acknowledge the oldest command, `n` bytes, in the spool too if it came from there.
-    fn ack(&mut self, n: usize) {
-        self.head += n;
-        if self.spool.active() && self.spool.loaded > self.spool.acked {
-            self.spool.ack(n);
-        }
+    /// Start the buffer over at its front once it holds nothing.
+    #[inline(never)]
+    fn reset_if_drained(&mut self) {
         if self.head == self.tail {
             self.head = 0;
             self.sent = 0;
             self.counted = 0;
             self.tail = 0;
+        }
+    }
+
+    /// Count the reply to the oldest command in flight (there is one).
+    fn ack(&mut self) {
+        if self.spool.active() {
+            let n = self.inflight.reply();
+            if n > 0 {
+                self.spool.ack(n as usize);
+            }
+            return;
+        }
+        // The command is at the head of the buffer.
+        let n = match resp::command_end(&self.buf[self.head..self.counted]) {
+            End::Complete(n) => n,
+            _ => return,
+        };
+        self.inflight.release_one(n as u64);
+        self.head += n;
+        self.reset_if_drained();
+    }
+
+    /// Record `n` bytes just handed to the socket: count the commands now sent
+    /// in full, and with a spool let them leave the out-buffer.
+    fn sent_bytes(&mut self, n: usize) {
+        self.sent += n;
+        let (mut bytes, mut count) = (0u64, 0u32);
+        while let End::Complete(l) = resp::command_end(&self.buf[self.counted..self.sent]) {
+            self.counted += l;
+            bytes += l as u64;
+            count += 1;
+            self.stats.sent += 1;
+        }
+        if count > 0 {
+            self.inflight.push(bytes, count);
+        }
+        if self.spool.active() {
+            self.head = self.counted;
+        }
+    }
+
+    /// Forget what was sent (the connection is gone): send it all again.
+    fn rewind(&mut self) {
+        self.skip = self.inflight.front_done;
+        self.inflight.clear();
+        if self.spool.active() {
+            // The file has every command not acknowledged: reload from there.
+            self.head = self.tail;
+            self.reset_if_drained();
+            self.spool.loaded = self.spool.acked;
+        } else {
+            self.sent = self.head;
+            self.counted = self.head;
+        }
+    }
+
+    /// Return how many bytes of the out-buffer are not in the spool file.
+    fn unspooled(&self) -> usize {
+        if self.spool.active() {
+            0
+        } else {
+            self.tail - self.head
         }
     }
 
@@ -369,32 +517,55 @@ impl Queue {
 
     /// Load spooled commands into the out-buffer's free space.
     pub fn refill(&mut self, conf: &EndpointConf) {
-        if !self.spool.active() || self.spool.loaded >= self.spool.end {
-            return;
-        }
-        // NOTE(speed): load in large reads, not one command per acknowledgement.
-        let free = OUT_BUF - (self.tail - self.head);
-        if (free as u64) < (self.spool.end - self.spool.loaded).min(REFILL_MIN as u64) {
-            return;
-        }
-        self.compact(crate::limits::CMD_MAX);
-        let t = self.tail;
-        match self.spool.load(&mut self.buf[t..]) {
-            Load::Bytes(n) => self.tail += n,
-            Load::Corrupt(at) => {
-                let lost = self.spool.end - at;
-                msg(conf, Level::Error)
-                    .s(b": spool is damaged at offset ")
-                    .n(at)
-                    .s(b"; ")
-                    .n(lost)
-                    .s(b" bytes after it are lost")
-                    .emit();
-                self.spool.truncate(at);
-                if self.head == self.tail {
-                    self.spool.remove();
+        // More than one load only while acknowledged commands are skipped: at
+        // most `INFLIGHT_MAX` plus one send of them, in loads of half a buffer or more.
+        for _ in 0..(2 * INFLIGHT_MAX as usize / OUT_BUF + 4) {
+            if !self.spool.active() || self.spool.loaded >= self.spool.end {
+                return;
+            }
+            // NOTE(speed): load in large reads, not one command per acknowledgement.
+            let free = OUT_BUF - (self.tail - self.head);
+            if (free as u64) < (self.spool.end - self.spool.loaded).min(REFILL_MIN as u64) {
+                return;
+            }
+            self.compact(crate::limits::CMD_MAX);
+            let t = self.tail;
+            match self.spool.load(&mut self.buf[t..]) {
+                Load::Bytes(n) => self.tail += n,
+                Load::Corrupt(at) => {
+                    let lost = self.spool.end - at;
+                    msg(conf, Level::Error)
+                        .s(b": spool is damaged at offset ")
+                        .n(at)
+                        .s(b"; ")
+                        .n(lost)
+                        .s(b" bytes after it are lost")
+                        .emit();
+                    self.spool.truncate(at);
+                    // Kept while commands before the damage wait for replies: a
+                    // reconnect must be able to read them again.
+                    if self.head == self.tail && self.inflight.is_empty() && self.spool.acked >= self.spool.end {
+                        self.spool.remove();
+                    }
+                    return;
                 }
             }
+            if self.skip == 0 {
+                return;
+            }
+            // Nothing was sent since the rewind, so the skipped commands are at the head.
+            while self.skip > 0 && self.sent == self.head {
+                let n = match resp::command_end(&self.buf[self.head..self.tail]) {
+                    End::Complete(n) => n,
+                    _ => break,
+                };
+                self.head += n;
+                self.sent = self.head;
+                self.counted = self.head;
+                self.skip -= 1;
+                self.spool.ack(n);
+            }
+            self.reset_if_drained();
         }
     }
 }
@@ -437,6 +608,8 @@ impl Endpoint {
             tail: 0,
             counted: 0,
             spool_refused: false,
+            inflight: InFlight::NONE,
+            skip: 0,
             spool: Spool::NONE,
             lost: Loss::NONE,
             stats: Stats {
@@ -628,7 +801,8 @@ impl Endpoint {
             Conn::Connecting { fd, .. } => Some((fd, sys::POLLOUT)),
             Conn::Handshake { fd, .. } => Some((fd, sys::POLLIN)),
             Conn::Ready { fd } => {
-                let out = if self.q.sent < self.q.tail { sys::POLLOUT } else { 0 };
+                let more = self.q.sent < self.q.tail && self.q.inflight.bytes < INFLIGHT_MAX && self.q.skip == 0;
+                let out = if more { sys::POLLOUT } else { 0 };
                 Some((fd, sys::POLLIN | out))
             }
             _ => None,
@@ -640,7 +814,7 @@ impl Endpoint {
         let conn = match self.conn {
             Conn::Backoff { until } => Some(until),
             Conn::Connecting { deadline, .. } | Conn::Handshake { deadline, .. } => Some(deadline),
-            Conn::Ready { .. } if self.q.head < self.q.sent => Some(self.waiting_since + REPLY_TIMEOUT_NS),
+            Conn::Ready { .. } if !self.q.inflight.is_empty() => Some(self.waiting_since + REPLY_TIMEOUT_NS),
             _ => None,
         };
         let idle = (self.spool_idle_since != 0).then(|| self.spool_idle_since + SPOOL_IDLE_NS);
@@ -660,8 +834,7 @@ impl Endpoint {
         }
         self.reader.reset();
         self.generation = self.generation.wrapping_add(1);
-        self.q.sent = self.q.head;
-        self.q.counted = self.q.head;
+        self.q.rewind();
         let exp = self.failures.min(10);
         let max = (BACKOFF_MIN_MS << exp).min(BACKOFF_MAX_MS);
         self.rng ^= self.rng << 13;
@@ -766,9 +939,9 @@ impl Endpoint {
 
     fn ready(&mut self, fd: Fd) {
         self.conn = Conn::Ready { fd };
-        self.q.sent = self.q.head;
-        self.q.counted = self.q.head;
-        if self.q.head == self.q.tail {
+        self.q.rewind();
+        self.q.refill(&self.conf);
+        if self.q.head == self.q.tail && !self.q.spool.active() {
             self.recovered();
         }
     }
@@ -865,19 +1038,19 @@ impl Endpoint {
         if !matches!(self.conn, Conn::Ready { .. }) {
             return Ok(()); // replies after a failure in the same batch
         }
-        let n = match resp::command_end(&self.q.buf[self.q.head..self.q.tail]) {
-            End::Complete(n) if self.q.head + n <= self.q.sent => n,
-            _ => return Err(b"reply without a command"),
-        };
+        if self.q.inflight.is_empty() {
+            return Err(b"reply without a command");
+        }
         if let Reply::Err(w) = reply {
             if transient(w.as_bytes()) {
+                // Not acknowledged: sent again after the reconnect, with every command after it.
                 self.fail(now, b"command refused for now", None, Some(w.as_bytes()));
                 return Ok(());
             }
             self.q.stats.errors += 1;
             self.note_error(w);
         }
-        self.q.ack(n);
+        self.q.ack();
         self.q.stats.acked += 1;
         self.recovered();
         self.waiting_since = now;
@@ -903,7 +1076,7 @@ impl Endpoint {
             Conn::Handshake { deadline, .. } if now >= deadline => {
                 self.fail(now, b"no answer to AUTH/SELECT", None, None)
             }
-            Conn::Ready { .. } if self.q.head < self.q.sent && now >= self.waiting_since + REPLY_TIMEOUT_NS => {
+            Conn::Ready { .. } if !self.q.inflight.is_empty() && now >= self.waiting_since + REPLY_TIMEOUT_NS => {
                 self.fail(now, b"no reply for 20 s", None, None)
             }
             _ => {}
@@ -931,22 +1104,26 @@ impl Endpoint {
             // A failure keeps them gathered; appends report it, exit counts it.
             let _ = self.q.spool.sync();
         }
-        if let Conn::Ready { fd } = self.conn {
-            while self.q.sent < self.q.tail {
-                match sys::send(fd, &self.q.buf[self.q.sent..self.q.tail]) {
-                    Ok(n) => {
-                        if self.q.head == self.q.sent {
-                            self.waiting_since = now;
-                        }
-                        self.q.sent += n;
-                        while let End::Complete(l) = resp::command_end(&self.q.buf[self.q.counted..self.q.sent]) {
-                            self.q.counted += l;
-                            self.q.stats.sent += 1;
-                        }
+        let fd = match self.conn {
+            Conn::Ready { fd } => fd,
+            _ => return,
+        };
+        // With a spool, what is sent leaves the buffer and more is loaded, a
+        // few rounds per turn, up to the in-flight bound.
+        for _ in 0..FLUSH_ROUNDS {
+            if self.q.sent >= self.q.tail || self.q.inflight.bytes >= INFLIGHT_MAX || self.q.skip > 0 {
+                return;
+            }
+            match sys::send(fd, &self.q.buf[self.q.sent..self.q.tail]) {
+                Ok(n) => {
+                    if self.q.inflight.is_empty() && self.q.counted == self.q.sent {
+                        self.waiting_since = now;
                     }
-                    Err(sys::EAGAIN) => break,
-                    Err(e) => return self.fail(now, b"send failed", Some(e), None),
+                    self.q.sent_bytes(n);
+                    self.q.refill(&self.conf);
                 }
+                Err(sys::EAGAIN) => return,
+                Err(e) => return self.fail(now, b"send failed", Some(e), None),
             }
         }
     }
@@ -988,7 +1165,7 @@ impl Endpoint {
             let rest = &self.q.buf[self.q.tail - pending..self.q.tail];
             if self.q.spool.max > 0 {
                 let n = count_commands(rest);
-                if let Err(e) = self.q.spill() {
+                if let Err(e) = self.q.start_spool() {
                     self.msg(Level::Error)
                         .s(b": cannot write the spool at exit: ")
                         .errno(e)

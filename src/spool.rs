@@ -122,15 +122,6 @@ impl Spool {
         self.end - self.acked
     }
 
-    /// Return the backlog if the spool holds records, else 0.
-    pub fn backlog_if_active(&self) -> u64 {
-        if self.active() {
-            self.backlog()
-        } else {
-            0
-        }
-    }
-
     /// Open the spool an earlier logger left, if any; `Ok(false)` if there is none.
     pub fn resume(&mut self) -> Result<bool, Errno> {
         let fd = match sys::open(&self.path, sys::O_RDWR | sys::O_NOFOLLOW, 0) {
