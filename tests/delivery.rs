@@ -32,17 +32,6 @@ fn wait_list(srv: &Server, key: &str, n: i64) -> bool {
     })
 }
 
-fn summary_field(sys: &str, field: &str) -> u64 {
-    let line = sys
-        .lines()
-        .rev()
-        .find(|l| l.contains(" records "))
-        .expect("summary line");
-    let mut words = line.split_whitespace();
-    words.find(|w| *w == field).expect("field");
-    words.next().and_then(|v| v.parse().ok()).expect("number")
-}
-
 #[test]
 fn rpush_survives_two_redis_kills_at_least_once_in_order() {
     let _serial = heavy();

@@ -1046,6 +1046,43 @@ fn a_peer_closing_after_every_reply() {
     assert!(closes >= 1, "the closes were not reported:\n{sys}");
 }
 
+/// A peer that answers a burst of commands and closes, every time, while the lines
+/// wait in a spool (far more than the out-buffer holds, so the commands sent leave it
+/// and are reloaded from the spool after each reconnect): the replies received before
+/// each close count, so the peer acknowledges every line exactly once, in order.
+#[test]
+fn a_peer_closing_after_each_burst_acknowledges_every_line_once() {
+    let root = TempRoot::new();
+    let id = id();
+    let peer = Peer::start(Mode::CloseAfterBurst);
+    let mut logger = with_endpoint(&root, &id, &peer.url("c"));
+    let n = 400;
+    let len = write_interleaved(&mut logger, 0..n, 0..n);
+    root.wait_log_len(NS, &id, len);
+    wait_published(&peer, 2 * n);
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    let payloads = peer.payloads(b"PUBLISH");
+    for tag in [b'O', b'E'] {
+        let got = seqs_of(&payloads, tag);
+        assert!(
+            got.iter().copied().eq(0..n),
+            "stream {}: {} acknowledged, not 0..{n} once each in order",
+            tag as char,
+            got.len()
+        );
+    }
+    let sys = root.read_sys_log(NS, &id);
+    assert!(
+        peer.connections() >= 2 * n / common::peer::BURST,
+        "{} connections for {} bursts",
+        peer.connections(),
+        2 * n / common::peer::BURST
+    );
+    assert!(summary_field(&sys, "spooled") > 0, "the spool was never used:\n{sys}");
+}
+
 /// A peer that reads a command and closes without a reply: nothing is ever
 /// acknowledged, so the logger retries with growing backoff (no reconnect storm),
 /// keeps every line, and delivers them all once the peer behaves.

@@ -1048,3 +1048,15 @@ pub fn sys_messages(text: &str) -> Vec<&str> {
 pub fn redis_config(out: &str, err: &str) -> String {
     format!(r#"[{{"type": "redis", "data": {{"stdout": "{out}", "stderr": "{err}"}}}}]"#)
 }
+
+/// Return field `field` (`sent`, `spooled`, ...) of the last endpoint summary line in `sys`.
+pub fn summary_field(sys: &str, field: &str) -> u64 {
+    let line = sys
+        .lines()
+        .rev()
+        .find(|l| l.contains(" records "))
+        .expect("summary line");
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == field).expect("field");
+    words.next().and_then(|v| v.parse().ok()).expect("number")
+}

@@ -26,7 +26,12 @@ pub enum Mode {
     CloseAfterReply = 4,
     /// Read one command, then close without a reply.
     CloseWithoutReply = 5,
+    /// Reply to `BURST` commands, then close.
+    CloseAfterBurst = 6,
 }
+
+/// Replies per connection in `Mode::CloseAfterBurst`.
+pub const BURST: usize = 50;
 
 impl Mode {
     fn from(v: u8) -> Mode {
@@ -36,6 +41,7 @@ impl Mode {
             3 => Mode::Silent,
             4 => Mode::CloseAfterReply,
             5 => Mode::CloseWithoutReply,
+            6 => Mode::CloseAfterBurst,
             _ => Mode::Good,
         }
     }
@@ -242,6 +248,7 @@ fn serve(mut sock: TcpStream, s: &Shared) {
     let mut buf = Vec::new();
     let mut tmp = vec![0u8; 64 * 1024];
     let mut first = true;
+    let mut replies = 0;
     while !s.stop.load(Ordering::SeqCst) {
         match sock.read(&mut tmp) {
             Ok(0) => return,
@@ -293,6 +300,17 @@ fn serve(mut sock: TcpStream, s: &Shared) {
                     return;
                 }
                 Mode::CloseWithoutReply => return,
+                Mode::CloseAfterBurst => {
+                    if !send(&mut sock, ok, s) {
+                        return;
+                    }
+                    s.acked.lock().unwrap().push(cmd);
+                    replies += 1;
+                    if replies == BURST {
+                        let _ = sock.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
             }
             first = false;
         }
