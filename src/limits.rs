@@ -31,6 +31,9 @@ pub const FILE_BUF: usize = 4096;
 /// pwrite per loop turn or per this many bytes, not one per line.
 pub const SPOOL_WB: usize = 2048;
 
+/// Groups of commands in flight tracked per endpoint (16 bytes each; see `redis::InFlight`).
+pub const INFLIGHT_GROUPS: usize = 64;
+
 /// Bytes read from a Redis socket per recv.
 pub const RECV_BUF: usize = 512;
 
@@ -42,7 +45,8 @@ pub const DIAG_LINE: usize = 512;
 pub const CMD_MAX: usize = LINE_MAX + crate::url::TARGET_MAX + 128;
 
 /// The data bytes touched under the benchmark load (two endpoints).
-pub const LOAD_BYTES: usize = 2 * LINE_MAX + 2 * OUT_BUF + 2 * SPOOL_WB + SCRATCH + RECV_BUF + DIAG_LINE;
+pub const LOAD_BYTES: usize =
+    2 * LINE_MAX + 2 * OUT_BUF + 2 * SPOOL_WB + 2 * INFLIGHT_GROUPS * 16 + SCRATCH + RECV_BUF + DIAG_LINE;
 
 /// Budget for buffers: the rest of 64 KiB goes to code, stack and libc.
 pub const BUFFER_BUDGET: usize = 40 * 1024;

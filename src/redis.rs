@@ -20,7 +20,7 @@ use crate::diag::{Level, Msg};
 use crate::encode::json::{self, Identity};
 use crate::encode::resp::{self, Arg, ArgList, End};
 use crate::encode::{Out, SliceOut};
-use crate::limits::{OUT_BUF, RECV_BUF};
+use crate::limits::{INFLIGHT_GROUPS, OUT_BUF, RECV_BUF};
 use crate::record::Record;
 use crate::reply::{ErrWord, Reader, Reply};
 use crate::resolve::{self, Addr};
@@ -37,8 +37,6 @@ const BACKOFF_MIN_MS: u64 = 100;
 const BACKOFF_MAX_MS: u64 = 30_000;
 /// Remove a drained spool file after it has been empty this long.
 const SPOOL_IDLE_NS: u64 = 1_000_000_000;
-/// Groups of commands in flight that are tracked apart (see `InFlight`).
-const INFLIGHT_GROUPS: usize = 64;
 /// With a spool, stop sending while this many bytes wait for their replies
 /// (without one, the out-buffer bounds them). It also bounds what a reconnect sends again.
 const INFLIGHT_MAX: u64 = 256 * 1024;
@@ -95,6 +93,7 @@ pub struct Stats {
 /// are released when its last reply arrives. NOTE(memory): 64 groups, 1 KiB,
 /// instead of one length per command.
 struct InFlight {
+    /// NOTE(memory): 16 bytes each, counted in `limits::LOAD_BYTES`.
     groups: [(u64, u32); INFLIGHT_GROUPS],
     first: usize,
     len: usize,
@@ -103,6 +102,8 @@ struct InFlight {
     /// Replies counted against the oldest group, its bytes not yet released.
     front_done: u32,
 }
+
+const _: () = assert!(core::mem::size_of::<(u64, u32)>() == 16);
 
 impl InFlight {
     const NONE: InFlight = InFlight {
