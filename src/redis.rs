@@ -1020,6 +1020,9 @@ impl Endpoint {
     }
 
     fn on_reply(&mut self, reply: Reply, now: u64) -> Result<(), &'static [u8]> {
+        if let Reply::Err(_) = reply {
+            self.q.stats.errors += 1; // every error reply, reported once per kind
+        }
         if let Conn::Handshake { fd, pending, deadline } = self.conn {
             if let Reply::Err(w) = reply {
                 self.fail(now, b"authentication or SELECT refused", None, Some(w.as_bytes()));
@@ -1048,7 +1051,6 @@ impl Endpoint {
                 self.fail(now, b"command refused for now", None, Some(w.as_bytes()));
                 return Ok(());
             }
-            self.q.stats.errors += 1;
             self.note_error(w);
         }
         self.q.ack();

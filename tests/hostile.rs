@@ -1121,6 +1121,10 @@ fn noauth_is_reported_once_and_lines_are_kept_in_the_spool() {
     feed_and_finish(&mut logger, &root, &id, 1000, 1000);
     let sys = root.read_sys_log(NS, &id);
     one_problem(&sys, &["NOAUTH"], "noauth");
+    assert!(
+        summary_field(&sys, "errors") >= 1,
+        "the -NOAUTH replies were not counted\n{sys}"
+    );
     let spools = log_dir_files(&root, ".spool");
     assert_eq!(spools.len(), 1, "spools: {spools:?}\n{sys}");
     let payloads = spool_payloads(&spools[0]);
@@ -1132,7 +1136,6 @@ fn noauth_is_reported_once_and_lines_are_kept_in_the_spool() {
 /// After `NOAUTH`, the operator adds the password to the URL: the next logger must
 /// resume the spool and deliver the lines kept there.
 #[test]
-
 fn adding_the_missing_password_resumes_the_spool() {
     let root = TempRoot::new();
     let id = id();
@@ -1392,7 +1395,6 @@ fn check_prefix(data: &[u8]) -> (usize, usize) {
 /// logger must survive it, report it once, keep what fits, and still deliver every line
 /// to the endpoint.
 #[test]
-
 fn a_file_size_limit_is_survived() {
     let root = TempRoot::new();
     let id = id();
