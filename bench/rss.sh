@@ -10,6 +10,8 @@
 #   full load   loggen writing LINES lines of 512 B, half on each stream, as fast as
 #               it can; sampled every 20 ms while the container runs, the values kept
 #               are the last sample (the end of the load); VmHWM is the peak.
+#   formats     the same load with the formats on: the local file in `cri`, both
+#               endpoints with `format=json` (shim-logs only).
 # The same for the floor, bench/floor.c: a libc-free static program that only writes
 # the ready byte and polls/reads fds 3 and 4 into a 4 KiB buffer. Then the ratios,
 # and the size of the static binary.
@@ -50,6 +52,7 @@ sync "$BIN" "$WORK/floor" 2>/dev/null || sync
 start_redis
 # Rotation off (max-size 0), so the local file can be checked whole after the run.
 CONFIG="[{\"type\":\"redis\",\"data\":{\"stdout\":\"redis://127.0.0.1:$REDIS_PORT/out\",\"stderr\":\"redis://127.0.0.1:$REDIS_PORT/err\"}},{\"type\":\"file\",\"data\":{\"max-size\":0}}]"
+CONFIG_FMT="[{\"type\":\"redis\",\"data\":{\"stdout\":\"redis://127.0.0.1:$REDIS_PORT/out?format=json\",\"stderr\":\"redis://127.0.0.1:$REDIS_PORT/err?format=json\"}},{\"type\":\"file\",\"data\":{\"max-size\":0,\"format\":\"cri\"}}]"
 
 # read_mem PID: "VmRSS VmHWM Pss Private_Dirty RssAnon RssFile" in kB, or status 1 if
 # PID is gone.
@@ -73,10 +76,14 @@ clients() {
 declare -A RES RAW
 NOTES=()
 
-# measure NAME PROGRAM MODE: run PROGRAM as the logger in MODE (rest|load), fill RES.
+# measure NAME PROGRAM MODE: run PROGRAM as the logger in MODE (rest|load|formats), fill RES.
 measure() {
   local name=$1 prog=$2 mode=$3 root="$WORK/$1-$3" sp lp cp m last='' hwm='' i rc=0 base
-  write_config "$root" bench bench "$CONFIG"
+  if [ "$mode" = formats ]; then
+    write_config "$root" bench bench "$CONFIG_FMT"
+  else
+    write_config "$root" bench bench "$CONFIG"
+  fi
   local cmd
   if [ "$mode" = rest ]; then
     cmd=(sleep "$REST")
@@ -145,6 +152,7 @@ for ((run = 0; run < RUNS; run++)); do
   measure floor "$WORK/floor" rest
   measure shim-logs "$BIN" load
   measure floor "$WORK/floor" load
+  measure shim-logs "$BIN" formats
 done
 
 # median "V1 V2 ...": the middle value (the lower one of the two middle values).
@@ -158,7 +166,8 @@ for k in "${!RES[@]}"; do
   case $k in *.noted) ;; *) RAW[$k]=${RES[$k]} RES[$k]=$(median "${RES[$k]}") ;; esac
 done
 for p in shim-logs floor; do
-  for mode in rest load; do
+  for mode in rest load formats; do
+    [ -n "${RES[$p.$mode.hwm]:-}" ] || continue
     NOTES+=("$p $mode: VmHWM over $RUNS run(s): ${RES[$p.$mode.hwm]} kB median, $(spread "${RAW[$p.$mode.hwm]}") kB")
   done
 done
@@ -189,6 +198,9 @@ for mode in rest load; do
   for c in "${COLS[@]}"; do vals+=("$(ratio "${RES[shim-logs.$mode.$c]}" "${RES[floor.$mode.$c]}")"); done
   row "$label" ratio "${vals[@]}"
 done
+vals=()
+for c in "${COLS[@]}"; do vals+=("${RES[shim-logs.formats.$c]}"); done
+row "formats" shim-logs "${vals[@]}"
 hr 78
 bytes=$(stat -c %s "$BIN")
 printf 'static binary: %s bytes (%s KiB)' "$bytes" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }')"
