@@ -483,7 +483,8 @@ impl Queue {
 
     /// Forget what was sent (the connection is gone): send it all again.
     fn rewind(&mut self) {
-        self.skip = self.inflight.front_done;
+        // Added: a skip not yet applied (nothing loaded since) still holds.
+        self.skip += self.inflight.front_done;
         self.inflight.clear();
         if self.spool.active() {
             // The file has every command not acknowledged: reload from there.

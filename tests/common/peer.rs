@@ -233,6 +233,22 @@ fn stream_huge(sock: &mut TcpStream, s: &Shared) -> bool {
     send(sock, b"\r\n", s)
 }
 
+/// Close after a FIN, reading until the logger closes too (bounded): closing with its
+/// commands unread would send a reset, which can destroy replies it has not read yet
+/// and turns "closed by peer" into "connection reset".
+fn close_gently(sock: &mut TcpStream, tmp: &mut [u8], s: &Shared) {
+    let _ = sock.shutdown(Shutdown::Write);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until && !s.stop.load(Ordering::SeqCst) {
+        match sock.read(tmp) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn serve(mut sock: TcpStream, s: &Shared) {
     let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
     let _ = sock.set_write_timeout(Some(Duration::from_millis(200)));
@@ -297,9 +313,9 @@ fn serve(mut sock: TcpStream, s: &Shared) {
                     if send(&mut sock, ok, s) {
                         s.acked.lock().unwrap().push(cmd);
                     }
-                    return;
+                    return close_gently(&mut sock, &mut tmp, s);
                 }
-                Mode::CloseWithoutReply => return,
+                Mode::CloseWithoutReply => return close_gently(&mut sock, &mut tmp, s),
                 Mode::CloseAfterBurst => {
                     if !send(&mut sock, ok, s) {
                         return;
@@ -307,7 +323,7 @@ fn serve(mut sock: TcpStream, s: &Shared) {
                     s.acked.lock().unwrap().push(cmd);
                     replies += 1;
                     if replies == BURST {
-                        let _ = sock.shutdown(Shutdown::Both);
+                        close_gently(&mut sock, &mut tmp, s);
                         return;
                     }
                 }
