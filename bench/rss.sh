@@ -115,7 +115,13 @@ measure() {
   else
     for ((i = 0; i < 30000; i++)); do # 20 ms apart: at most 10 minutes
       alive "$cp" || break
-      m=$(read_mem "$lp") || break
+      # A read can come up empty while the process is still being set up by exec:
+      # try again; only a logger that is gone ends the sampling.
+      if ! m=$(read_mem "$lp"); then
+        alive "$lp" || break
+        sleep 0.005
+        continue
+      fi
       last=$m
       sleep 0.02
     done
