@@ -22,6 +22,13 @@ use crate::{read_file, ConfigReport, State, EXIT_OK, EXIT_SYSTEM, EXIT_USAGE, VE
 
 /// From SIGTERM (or both EOFs) to exit, at most this long (containerd kills at 12 s).
 const SHUTDOWN_NS: u64 = 9_000_000_000;
+/// After SIGTERM the pipes are read to end of file, but a pipe that stays empty
+/// this long counts as drained: containerd closes its write ends before it
+/// signals, so end of file follows at once, and a writer that outlived the task
+/// (a daemonised child holding stdout) must not hold the delete for long.
+const DRAIN_QUIET_NS: u64 = 1_000_000_000;
+/// While draining, how often silent pipes are looked at again.
+const DRAIN_TICK_NS: u64 = 50_000_000;
 /// Reads per stream per turn, so one busy stream cannot starve the other.
 const READS_PER_TURN: usize = 4;
 /// A raw local file has no record boundaries, so when a line of one stream has
@@ -290,7 +297,9 @@ fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
 #[inline(never)]
 fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &mut Paths, ident: &Identity) {
     let mut seq: u64 = 0;
-    let mut terminating = false;
+    // When SIGTERM came, and when each stream last brought data (or SIGTERM came).
+    let mut term_at: Option<u64> = None;
+    let mut last_data = [0u64; 2];
     let mut deadline: Option<u64> = None;
     let mut diag_fd = diag::fd();
     let mut first = 0usize;
@@ -303,7 +312,8 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
     loop {
         let now = sys::monotonic_ns();
         // Time to go?
-        if !sources[0].is_open() && !sources[1].is_open() {
+        // (A pipe still pouring after SIGTERM is left at the deadline.)
+        if !sources[0].is_open() && !sources[1].is_open() || deadline.is_some_and(|d| now >= d) {
             let d = *deadline.get_or_insert(now + SHUTDOWN_NS);
             for ep in st.endpoints.iter_mut() {
                 ep.hurry(now);
@@ -336,6 +346,11 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
             (Some(d), Some((_, u))) => Some(d.min(u)),
             (d, s) => d.or(s.map(|(_, u)| u)),
         };
+        if term_at.is_some() {
+            // Look at the pipes' silence again soon (shutdown only).
+            let d = now + DRAIN_TICK_NS;
+            timeout = Some(timeout.map_or(d, |x| x.min(d)));
+        }
         for (i, ep) in st.endpoints.iter().enumerate() {
             if let Some((fd, ev)) = ep.poll_events() {
                 pfd[3 + i] = sys::pollfd(fd, ev);
@@ -357,16 +372,15 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
 
         if pfd[0].revents != 0 {
             while let Some(sig) = sys::signal_take(sigfd) {
-                if sig == sys::SIGTERM || sig == sys::SIGINT {
-                    if !terminating {
-                        Msg::new(Level::Info)
-                            .s(b"signal ")
-                            .n(sig as u64)
-                            .s(b": draining the pipes, then exiting")
-                            .emit();
-                        deadline = Some(now + SHUTDOWN_NS);
-                    }
-                    terminating = true;
+                if (sig == sys::SIGTERM || sig == sys::SIGINT) && term_at.is_none() {
+                    Msg::new(Level::Info)
+                        .s(b"signal ")
+                        .n(sig as u64)
+                        .s(b": draining the pipes, then exiting")
+                        .emit();
+                    deadline = Some(now + SHUTDOWN_NS);
+                    term_at = Some(now);
+                    last_data = [now; 2];
                 }
             }
         }
@@ -377,8 +391,12 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
             if stick.is_some_and(|(m, _)| m != i) {
                 continue;
             }
-            if pfd[1 + i].revents != 0 || (terminating && sources[i].is_open()) {
-                read_stream(st, &mut sources[i], i, &mut seq, terminating, ident, &mut cut[i]);
+            if pfd[1 + i].revents != 0 || (term_at.is_some() && sources[i].is_open()) {
+                if pfd[1 + i].revents != 0 {
+                    last_data[i] = now;
+                }
+                let drained = term_at.is_some() && now >= last_data[i] + DRAIN_QUIET_NS;
+                read_stream(st, &mut sources[i], i, &mut seq, drained, ident, &mut cut[i]);
                 if !cut[i] {
                     spent[i] = false;
                 } else if stick.is_none() && !spent[i] && !st.file.encodes() && sources[i].is_open() {
@@ -403,13 +421,14 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
     }
 }
 
-/// Read what a pipe has (bounded per turn) and hand its records to every sink.
+/// Read what a pipe has (bounded per turn) and hand its records to every sink;
+/// `drained`: an empty pipe counts as ended (after SIGTERM and a silence).
 fn read_stream(
     st: &mut State,
     src: &mut Source,
     i: usize,
     seq: &mut u64,
-    terminating: bool,
+    drained: bool,
     ident: &Identity,
     cut: &mut bool,
 ) {
@@ -421,10 +440,10 @@ fn read_stream(
                 (false, false)
             }
             Ok(sys::Read::WouldBlock) => {
-                if !terminating {
+                if !drained {
                     return;
                 }
-                (true, true) // after SIGTERM an empty pipe counts as drained
+                (true, true)
             }
             Ok(sys::Read::Eof) => (true, true),
             Err(e) => {

@@ -2,8 +2,8 @@
 //!
 //! containerd may hand the pipes over in blocking mode, so they are switched
 //! to non-blocking at start. A stream ends at end of file, or, after SIGTERM,
-//! once a read finds it empty. One stream ending never ends the other (in TTY
-//! mode fd 4 may be at EOF from the start).
+//! once it has stayed empty for a moment (see `event_loop`). One stream ending
+//! never ends the other (in TTY mode fd 4 may be at EOF from the start).
 
 use crate::record::Stream;
 use crate::sys::{self, Fd};

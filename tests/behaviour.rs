@@ -285,6 +285,78 @@ fn sigterm_drains_what_is_left_in_the_pipes() {
     check_merged(&data, 1400, 300).unwrap_or_else(|e| panic!("after SIGTERM: {e}"));
 }
 
+/// SIGTERM while the writers are still open (not containerd's order, but a user's
+/// `kill`): the logger keeps reading to end of file, so lines written after the signal
+/// by a writer that then closes all arrive, in the file and on Redis, and the writes
+/// never fail. A writer that stays open but silent counts as drained after about a
+/// second, so it does not hold the exit.
+#[test]
+fn sigterm_reads_on_to_end_of_file_and_a_silent_writer_does_not_hold_the_exit() {
+    let root = TempRoot::new();
+    let redis = RedisServer::start();
+    let sub = Subscriber::subscribe(&redis, &["out", "err"]);
+    let id = id();
+    root.write_config(NS, &id, &redis_config(&redis.url("out"), &redis.url("err")));
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    write_interleaved(&mut logger, 0..1000, 0..1000);
+    logger.sigterm();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(logger.is_running(), "exited 400 ms after SIGTERM with its writers open");
+    let late_out = numbered_lines(b'O', 1000..2000);
+    let late_err = numbered_lines(b'E', 1000..1500);
+    logger
+        .try_write_stdout(&late_out)
+        .expect("a write after SIGTERM failed: the logger stopped reading");
+    logger
+        .try_write_stderr(&late_err)
+        .expect("a write after SIGTERM failed: the logger stopped reading");
+    logger.close_stdout();
+    // stderr stays open and silent from here on.
+    let start = Instant::now();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "a silent open pipe held the exit for {took:?}"
+    );
+    check_merged(&root.read_log(NS, &id), 2000, 1500).unwrap_or_else(|e| panic!("local file: {e}"));
+    check_messages(&sub.barrier("out"), b'O', 2000).unwrap_or_else(|e| panic!("out: {e}"));
+    check_messages(&sub.barrier("err"), b'E', 1500).unwrap_or_else(|e| panic!("err: {e}"));
+}
+
+/// A writer that keeps pouring after SIGTERM never keeps the logger alive past its
+/// shutdown deadline (9 s, below containerd's 12 s): it exits 0 on time, and what it
+/// wrote to the file is an in-order prefix of what was sent.
+#[test]
+fn a_writer_pouring_after_sigterm_is_left_at_the_deadline() {
+    let root = TempRoot::new();
+    let id = id();
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    logger.sigterm();
+    let start = Instant::now();
+    let mut sent = 0;
+    while start.elapsed() < Duration::from_secs(15) {
+        let part = numbered_lines(b'O', sent..sent + 100);
+        if logger.try_write_stdout(&part).is_err() {
+            break;
+        }
+        sent += 100;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let code = logger.wait_exit(EXIT_TIMEOUT);
+    let took = start.elapsed();
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(11), "exit took {took:?} after SIGTERM");
+    assert!(sent >= 1000, "only {sent} lines were written before the logger left");
+    let data = root.read_log(NS, &id);
+    let whole = data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let lines = data[..whole].iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 0 && lines <= sent, "{lines} lines in the file, {sent} sent");
+    check_merged(&data[..whole], lines, 0).unwrap_or_else(|e| panic!("local file: {e}"));
+}
+
 #[test]
 fn password_in_the_url_is_used_and_never_written() {
     let pw = unique("Pw").replace('-', "x");
