@@ -14,10 +14,10 @@ use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 static FD: AtomicI32 = AtomicI32::new(sys::STDERR);
 static WRITTEN: AtomicU64 = AtomicU64::new(0);
 
-/// Send diagnostics to `fd` from now on.
-pub fn set_fd(fd: sys::Fd) {
+/// Send diagnostics to `fd`, which already holds `size` bytes, from now on.
+pub fn set_fd(fd: sys::Fd, size: u64) {
     FD.store(fd, Ordering::Relaxed);
-    WRITTEN.store(0, Ordering::Relaxed);
+    WRITTEN.store(size, Ordering::Relaxed);
 }
 
 /// Return the fd diagnostics go to.

@@ -80,7 +80,7 @@ pub fn start(a: &RunArgs, st: &mut State) -> i32 {
     paths.base_len = paths.base.len();
     let diag_fd = open_diag(&mut paths);
     if diag_fd < 0 {
-        diag::set_fd(sys::STDERR);
+        diag::set_fd(sys::STDERR, 0);
     }
     report_start(a, id, ns, dir_err);
     load_config(a.root, ns, id, st);
@@ -198,7 +198,8 @@ fn open_diag(paths: &mut Paths) -> sys::Fd {
         0o644,
     ) {
         Ok(fd) if sys::is_regular(fd) => {
-            diag::set_fd(fd);
+            // What earlier loggers of this container wrote counts towards the bound.
+            diag::set_fd(fd, sys::file_size(fd).unwrap_or(0));
             fd
         }
         Ok(fd) => {

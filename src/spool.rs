@@ -306,7 +306,7 @@ impl Spool {
     ///
     /// A drained spool is emptied but kept open, and stays the target of new
     /// records only while it holds some (bursts come and go many times a
-    /// second); it is removed at exit, or when the next logger finds it empty.
+    /// second); the endpoint removes it after a quiet second, or at exit.
     pub fn ack(&mut self, n: usize) -> bool {
         self.acked += n as u64;
         if self.acked >= self.end {

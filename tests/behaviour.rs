@@ -357,6 +357,41 @@ fn a_writer_pouring_after_sigterm_is_left_at_the_deadline() {
     check_merged(&data[..whole], lines, 0).unwrap_or_else(|e| panic!("local file: {e}"));
 }
 
+/// The diagnostics file stays bounded across restarts: what earlier loggers of the
+/// same container wrote counts, so a logger that finds it at 1 MiB rotates it to
+/// `-sys.log.1` (the old lines kept whole) and goes on in a new file.
+#[test]
+fn diagnostics_file_stays_bounded_across_restarts() {
+    let root = TempRoot::new();
+    let id = id();
+    let sys_path = root.sys_log_path(NS, &id);
+    std::fs::create_dir_all(sys_path.parent().unwrap()).unwrap();
+    let old: Vec<u8> = (0..18000)
+        .flat_map(|i| format!("2026-01-01T00:00:00.000Z info earlier logger line {i:08}\n").into_bytes())
+        .collect();
+    assert!(old.len() >= 1 << 20, "{}", old.len());
+    std::fs::write(&sys_path, &old).unwrap();
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    logger.write_stdout(b"one line\n");
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    let rotated = std::fs::read(sys_path.with_file_name(format!("{id}-sys.log.1"))).expect("no -sys.log.1");
+    assert!(rotated.starts_with(&old), "the earlier lines were not kept whole");
+    assert!(
+        rotated.len() < old.len() + 4096,
+        "{} bytes went on into the full file",
+        rotated.len() - old.len()
+    );
+    let now = root.read_sys_log(NS, &id);
+    assert!(
+        now.len() < 4096 && now.contains("exit:"),
+        "new diagnostics file:\n{now}"
+    );
+    assert_eq!(root.read_log(NS, &id), b"one line\n");
+}
+
 #[test]
 fn password_in_the_url_is_used_and_never_written() {
     let pw = unique("Pw").replace('-', "x");
