@@ -302,10 +302,11 @@ fn hwm_after(total: usize, outage: Option<Duration>) -> u64 {
     };
     let chunk: Vec<u8> = line.iter().copied().cycle().take(64 * 1000).collect();
     let chunks = total / chunk.len();
-    let start = Instant::now();
+    let mut killed_at = None;
     for c in 0..chunks {
         if c == chunks / 10 && outage.is_some() {
             srv.kill();
+            killed_at = Some(Instant::now());
         }
         if c % 2 == 0 {
             logger.write_stdout(&chunk);
@@ -313,8 +314,9 @@ fn hwm_after(total: usize, outage: Option<Duration>) -> u64 {
             logger.write_stderr(&chunk);
         }
     }
-    if let Some(o) = outage {
-        thread::sleep((start + o).saturating_duration_since(Instant::now()));
+    if let (Some(o), Some(k)) = (outage, killed_at) {
+        // The outage lasts `o` from the kill, whatever the writing took.
+        thread::sleep((k + o).saturating_duration_since(Instant::now()));
         srv.up();
     }
     let written = (chunks * chunk.len()) as u64;
