@@ -2,8 +2,9 @@
 //!
 //! Each stream owns one `Frame`: reads land in its free tail, `next` hands out
 //! complete lines (with their `\n`), a full buffer without a newline is handed
-//! out as a partial chunk, and at end of file the pending fragment is handed
-//! out flagged partial. Chunks are contiguous, so the raw bytes of a whole read
+//! out as a partial chunk (never inside a UTF-8 character: an incomplete one at
+//! the end waits for the next chunk), and at end of file the pending fragment
+//! is handed out flagged partial. Chunks are contiguous, so the raw bytes of a whole read
 //! can be written out at once.
 
 use crate::limits::LINE_MAX;
@@ -64,9 +65,14 @@ impl Frame {
                 end: from + i + 1,
                 partial: false,
             },
-            None if self.len > self.start && (eof || (self.start == 0 && self.len == LINE_MAX)) => Chunk {
+            None if self.len > self.start && eof => Chunk {
                 start: self.start,
                 end: self.len,
+                partial: true,
+            },
+            None if self.start == 0 && self.len == LINE_MAX => Chunk {
+                start: 0,
+                end: utf8_cut(&self.buf),
                 partial: true,
             },
             None => {
@@ -82,6 +88,28 @@ impl Frame {
     /// Return the number of bytes waiting for their newline.
     pub fn pending(&self) -> usize {
         self.len - self.start
+    }
+}
+
+/// Return where to cut the full buffer `s`: its length, or the start of a UTF-8
+/// character that begins in the last three bytes and would run past the end.
+///
+/// NOTE(compat): a character split across two chunks would become two U+FFFD in
+/// JSON records, so a long line of valid UTF-8 is cut between characters, as
+/// its chunks then decode back to the line. Invalid bytes are cut anywhere.
+fn utf8_cut(s: &[u8]) -> usize {
+    let n = s.len();
+    // The last byte that is not a continuation byte, within the last three.
+    let mut i = n - 1;
+    while s[i] & 0xc0 == 0x80 && i + 3 > n {
+        i -= 1;
+    }
+    // A lead byte's top bits give its character's length.
+    let need = s[i].leading_ones() as usize;
+    if (2..=4).contains(&need) && i + need > n {
+        i
+    } else {
+        n
     }
 }
 
@@ -172,6 +200,37 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], (std::vec![b'x'; LINE_MAX], true));
         assert_eq!(out[1], (b"\n".to_vec(), false));
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_utf8_character() {
+        // "é" is 2 bytes, "€" 3, "😀" 4: put each across the buffer's end.
+        for (ch, pad) in [("é", 1), ("€", 1), ("€", 2), ("😀", 1), ("😀", 2), ("😀", 3)] {
+            let mut f = Frame::NEW;
+            let mut line = std::vec![b'x'; LINE_MAX - pad];
+            line.extend_from_slice(ch.as_bytes());
+            line.extend_from_slice(b"yz\n");
+            let out = feed(&mut f, &line, false);
+            assert_eq!(out.len(), 2, "{ch} {pad}");
+            assert_eq!(out[0], (std::vec![b'x'; LINE_MAX - pad], true), "{ch} {pad}");
+            assert_eq!(out[1].0, [ch.as_bytes(), b"yz\n"].concat(), "{ch} {pad}");
+        }
+        // A character that ends exactly at the buffer's end is kept whole in it.
+        let mut f = Frame::NEW;
+        let mut line = std::vec![b'x'; LINE_MAX - 3];
+        line.extend_from_slice("€\n".as_bytes());
+        let out = feed(&mut f, &line, false);
+        assert_eq!(out[0].0.len(), LINE_MAX);
+        assert!(out[0].1);
+        // Invalid bytes (a lone continuation, a lead byte past U+10FFFF) are cut anywhere.
+        for tail in [&[0x80u8, 0x80, 0x80][..], &[0xf8u8][..], &[0xffu8, 0xff][..]] {
+            let mut f = Frame::NEW;
+            let mut line = std::vec![b'x'; LINE_MAX - tail.len()];
+            line.extend_from_slice(tail);
+            line.push(b'\n');
+            let out = feed(&mut f, &line, false);
+            assert_eq!(out[0].0.len(), LINE_MAX, "{tail:?}");
+        }
     }
 
     #[test]

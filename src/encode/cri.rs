@@ -39,6 +39,7 @@ pub fn line(rec: &Record, out: &mut dyn Out) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::LINE_MAX;
     use crate::record::Stream;
     extern crate std;
     use std::vec::Vec;
@@ -56,6 +57,44 @@ mod tests {
         line(&r, &mut v);
         assert_eq!(v.len(), line_len(&r));
         v
+    }
+
+    /// Frame `data` (one stream, no end of file) and encode its chunks.
+    fn framed(data: &[u8]) -> Vec<u8> {
+        let mut f = crate::frame::Frame::NEW;
+        let mut out = Vec::new();
+        let mut data = data;
+        while !data.is_empty() {
+            let space = f.space();
+            let n = space.len().min(data.len()).min(1000);
+            space[..n].copy_from_slice(&data[..n]);
+            f.commit(n);
+            data = &data[n..];
+            while let Some(c) = f.next(false) {
+                out.extend(enc(f.bytes(c), Stream::Stdout, c.partial));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn line_of_exactly_the_buffer_size_and_one_byte_over() {
+        let t = b"2026-12-03T18:41:00.123456789Z stdout ";
+        let x = [b'x'; LINE_MAX];
+        // LINE_MAX bytes with the newline: one full record.
+        let mut line = x[..LINE_MAX - 1].to_vec();
+        line.push(b'\n');
+        assert_eq!(framed(&line), [&t[..], b"F ", &line].concat());
+        // One byte over: a partial record of LINE_MAX bytes, then the newline alone.
+        let mut line = x.to_vec();
+        line.push(b'\n');
+        let want = [&t[..], b"P ", &x, b"\n", t, b"F \n"].concat();
+        assert_eq!(framed(&line), want);
+        // Cut before a UTF-8 character that would not fit, never inside it.
+        let mut line = x[..LINE_MAX - 1].to_vec();
+        line.extend_from_slice("é\n".as_bytes());
+        let want = [&t[..], b"P ", &x[..LINE_MAX - 1], b"\n", t, "F é\n".as_bytes()].concat();
+        assert_eq!(framed(&line), want);
     }
 
     #[test]

@@ -184,6 +184,7 @@ pub fn prefix_within(s: &[u8], budget: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::LINE_MAX;
     use crate::record::Stream;
     extern crate std;
     use std::vec::Vec;
@@ -205,6 +206,57 @@ mod tests {
         record(r, i, &mut v);
         assert_eq!(v.len(), record_len(r, i), "record_len");
         v
+    }
+
+    /// Frame `data` (one stream, no end of file) and encode its chunks, numbered from 42.
+    fn framed(data: &[u8]) -> Vec<Vec<u8>> {
+        let mut f = crate::frame::Frame::NEW;
+        let mut out = Vec::new();
+        let mut data = data;
+        while !data.is_empty() {
+            let space = f.space();
+            let n = space.len().min(data.len()).min(1000);
+            space[..n].copy_from_slice(&data[..n]);
+            f.commit(n);
+            data = &data[n..];
+            while let Some(c) = f.next(false) {
+                let mut r = rec(f.bytes(c), c.partial);
+                r.seq += out.len() as u64;
+                out.push(enc(&r, None));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn line_of_exactly_the_buffer_size_and_one_byte_over() {
+        let t = br#""stream":"stdout","time":"2026-12-03T18:41:00.123456789Z","seq":"#;
+        let x = [b'x'; LINE_MAX];
+        // LINE_MAX bytes with the newline: one record.
+        let mut line = x[..LINE_MAX - 1].to_vec();
+        line.push(b'\n');
+        let want = [&br#"{"log":""#[..], &x[..LINE_MAX - 1], br#"\n","#, t, b"42}"].concat();
+        assert_eq!(framed(&line), [want]);
+        // One byte over: a partial record of LINE_MAX bytes, then the newline alone.
+        let mut line = x.to_vec();
+        line.push(b'\n');
+        let first = [&br#"{"log":""#[..], &x, br#"","#, t, br#"42,"partial":true}"#].concat();
+        let second = [&br#"{"log":"\n","#[..], t, b"43}"].concat();
+        assert_eq!(framed(&line), [first, second]);
+        // A 3-byte character across the buffer's end goes whole into the next record,
+        // so the records decode back to the line (no U+FFFD for a valid line).
+        let mut line = x[..LINE_MAX - 2].to_vec();
+        line.extend_from_slice("€\n".as_bytes());
+        let first = [
+            &br#"{"log":""#[..],
+            &x[..LINE_MAX - 2],
+            br#"","#,
+            t,
+            br#"42,"partial":true}"#,
+        ]
+        .concat();
+        let second = [&br#"{"log":""#[..], "€".as_bytes(), br#"\n","#, t, b"43}"].concat();
+        assert_eq!(framed(&line), [first, second]);
     }
 
     #[test]
