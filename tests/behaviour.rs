@@ -207,7 +207,16 @@ fn local_file_is_appended_across_runs() {
 
 #[test]
 fn missing_config_means_local_file_only() {
-    let (_root, _id, _sys) = run_with_config(None);
+    let (_root, id, sys) = run_with_config(None);
+    let said: Vec<&str> = sys.lines().filter(|l| l.contains("no config at")).collect();
+    assert_eq!(said.len(), 1, "one line about the missing config:\n{sys}");
+    assert!(
+        said[0].contains(" info ")
+            && said[0].contains(&format!("{id}-logs.json"))
+            && said[0].contains("local file only"),
+        "{}",
+        said[0]
+    );
 }
 
 #[test]
@@ -390,6 +399,31 @@ fn diagnostics_file_stays_bounded_across_restarts() {
         "new diagnostics file:\n{now}"
     );
     assert_eq!(root.read_log(NS, &id), b"one line\n");
+}
+
+/// Keys of the log URI's query that the logger does not know arrive as argv pairs in
+/// any order (an empty value for a key without `=`): each is one warning in the
+/// diagnostics file, and the logger runs as usual.
+#[test]
+fn unknown_argv_keys_are_one_warning_each_and_not_fatal() {
+    let root = TempRoot::new();
+    let id = id();
+    let mut logger = Logger::spawn(root.path(), &id, NS, &["--debug", "", "--level", "info"]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    write_interleaved(&mut logger, 0..200, 0..100);
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    check_merged(&root.read_log(NS, &id), 200, 100).unwrap();
+    let sys = root.read_sys_log(NS, &id);
+    for key in ["--debug", "--level"] {
+        let said: Vec<&str> = sys
+            .lines()
+            .filter(|l| l.contains(&format!("unknown argument {key} ignored")))
+            .collect();
+        assert!(said.len() == 1 && said[0].contains(" warn "), "{key}:\n{sys}");
+    }
+    assert!(!sys.contains("argument info"), "a value taken for a key:\n{sys}");
 }
 
 #[test]

@@ -376,3 +376,58 @@ fn acl_user_and_db_selection() {
         "masked URL in the sys log:\n{sys}"
     );
 }
+
+/// How many `-WRONGTYPE` replies the server has sent (INFO errorstats).
+fn wrongtype_count(srv: &Server) -> u64 {
+    match srv.client().cmd(&[b"INFO", b"errorstats"]) {
+        Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b)
+            .lines()
+            .find_map(|l| l.strip_prefix("errorstat_WRONGTYPE:count="))
+            .map_or(0, |v| v.trim().parse().unwrap()),
+        other => panic!("INFO errorstats: {other:?}"),
+    }
+}
+
+/// An error reply that a retry cannot fix (`-WRONGTYPE`: the key is not a list) is
+/// counted for every line and reported once, with the endpoint; it never stops the
+/// logger or the local file, and delivery goes on once the key is usable again.
+#[test]
+fn wrongtype_replies_are_counted_reported_once_and_delivery_goes_on() {
+    let _serial = heavy();
+    let root = TempRoot::new();
+    let srv = Server::start(false);
+    assert_eq!(
+        srv.client().cmd(&[b"SET", b"k", b"a string"]),
+        Reply::Simple("OK".into())
+    );
+    let id = id();
+    root.write_config(NS, &id, &config(&format!("{}?cmd=rpush", srv.url("k")), None));
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    logger.write_stdout(&numbered_lines(b'O', 0..300));
+    assert!(
+        wait_until(Duration::from_secs(10), || wrongtype_count(&srv) >= 300),
+        "only {} WRONGTYPE replies",
+        wrongtype_count(&srv)
+    );
+    assert!(logger.is_running());
+    assert_eq!(srv.int(&[b"DEL", b"k"]), 1);
+    logger.write_stdout(&numbered_lines(b'O', 300..600));
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    assert_eq!(wrongtype_count(&srv), 300, "a refused line was sent again");
+    let got = seqs(&srv.list("k"));
+    assert_eq!(got, (300..600).collect::<Vec<_>>());
+    check_merged(&root.read_log(NS, &id), 600, 0).unwrap_or_else(|e| panic!("local file: {e}"));
+    let sys = root.read_sys_log(NS, &id);
+    assert_eq!(summary_field(&sys, "errors"), 300, "{sys}");
+    assert_eq!(summary_field(&sys, "acked"), 600, "{sys}");
+    let reports: Vec<&str> = sys.lines().filter(|l| l.contains("WRONGTYPE")).collect();
+    assert_eq!(reports.len(), 1, "reported once per kind:\n{sys}");
+    assert!(
+        reports[0].contains(" warn ") && reports[0].contains(&format!("redis://127.0.0.1:{}/k", srv.port)),
+        "{}",
+        reports[0]
+    );
+}
