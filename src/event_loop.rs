@@ -220,6 +220,9 @@ fn rotate_diag(paths: &mut Paths, fd: &mut sys::Fd) {
     let _ = sys::rename(paths.with(b"-sys.log"), &old);
     let prev = *fd;
     *fd = open_diag(paths);
+    if *fd < 0 {
+        diag::set_fd(sys::STDERR, 0); // never the closed fd, whose number is reused
+    }
     sys::close(prev);
 }
 
@@ -321,6 +324,17 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
             }
             let settled = st.endpoints.iter().all(|e| e.settled());
             if settled || now >= d {
+                for (i, src) in sources.iter_mut().enumerate() {
+                    if src.is_open() {
+                        // Still pouring at the deadline: what is pending goes out, reading stops.
+                        Msg::new(Level::Warn)
+                            .s(src.stream.name())
+                            .s(b" still open at the shutdown deadline; reading stopped")
+                            .emit();
+                        deliver(st, i, src.stream, &mut seq, true, ident, &mut cut[i]);
+                        src.close();
+                    }
+                }
                 if !settled {
                     Msg::new(Level::Warn)
                         .s(b"shutdown deadline reached; the rest stays in the spools")
@@ -433,15 +447,18 @@ fn read_stream(
     ident: &Identity,
     cut: &mut bool,
 ) {
+    let mut got = false;
     for _ in 0..READS_PER_TURN {
         let frame = &mut st.frames[i];
         let (eof, stop) = match sys::read(src.fd, frame.space()) {
             Ok(sys::Read::Data(n)) => {
                 frame.commit(n);
+                got = true;
                 (false, false)
             }
             Ok(sys::Read::WouldBlock) => {
-                if !drained {
+                // Data in this very call means the writer is not silent after all.
+                if !drained || got {
                     return;
                 }
                 (true, true)

@@ -106,7 +106,7 @@ fn utf8_cut(s: &[u8]) -> usize {
     }
     // A lead byte's top bits give its character's length.
     let need = s[i].leading_ones() as usize;
-    if (2..=4).contains(&need) && i + need > n {
+    if (2..=4).contains(&need) && s[i] <= 0xf4 && i + need > n {
         i
     } else {
         n
@@ -223,7 +223,12 @@ mod tests {
         assert_eq!(out[0].0.len(), LINE_MAX);
         assert!(out[0].1);
         // Invalid bytes (a lone continuation, a lead byte past U+10FFFF) are cut anywhere.
-        for tail in [&[0x80u8, 0x80, 0x80][..], &[0xf8u8][..], &[0xffu8, 0xff][..]] {
+        for tail in [
+            &[0x80u8, 0x80, 0x80][..],
+            &[0xf5u8][..],
+            &[0xf8u8][..],
+            &[0xffu8, 0xff][..],
+        ] {
             let mut f = Frame::NEW;
             let mut line = std::vec![b'x'; LINE_MAX - tail.len()];
             line.extend_from_slice(tail);

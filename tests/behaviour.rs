@@ -310,8 +310,8 @@ fn sigterm_reads_on_to_end_of_file_and_a_silent_writer_does_not_hold_the_exit() 
     assert_eq!(logger.wait_ready(), Ready::Byte);
     write_interleaved(&mut logger, 0..1000, 0..1000);
     logger.sigterm();
-    std::thread::sleep(Duration::from_millis(400));
-    assert!(logger.is_running(), "exited 400 ms after SIGTERM with its writers open");
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(logger.is_running(), "exited 150 ms after SIGTERM with its writers open");
     let late_out = numbered_lines(b'O', 1000..2000);
     let late_err = numbered_lines(b'E', 1000..1500);
     logger
@@ -357,13 +357,25 @@ fn a_writer_pouring_after_sigterm_is_left_at_the_deadline() {
     let code = logger.wait_exit(EXIT_TIMEOUT);
     let took = start.elapsed();
     assert_eq!(code, 0);
-    assert!(took < Duration::from_secs(11), "exit took {took:?} after SIGTERM");
+    assert!(
+        took >= Duration::from_secs(8) && took < Duration::from_secs(11),
+        "exit {took:?} after SIGTERM: not read on until the 9 s deadline, or past it"
+    );
     assert!(sent >= 1000, "only {sent} lines were written before the logger left");
     let data = root.read_log(NS, &id);
     let whole = data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
     let lines = data[..whole].iter().filter(|&&b| b == b'\n').count();
-    assert!(lines > 0 && lines <= sent, "{lines} lines in the file, {sent} sent");
+    // A batch cut short by the logger leaving may have been read in part.
+    assert!(
+        lines > 0 && lines <= sent + 100,
+        "{lines} lines in the file, {sent} sent"
+    );
     check_merged(&data[..whole], lines, 0).unwrap_or_else(|e| panic!("local file: {e}"));
+    let sys = root.read_sys_log(NS, &id);
+    assert!(
+        sys.contains("warn stdout still open at the shutdown deadline; reading stopped"),
+        "{sys}"
+    );
 }
 
 /// The diagnostics file stays bounded across restarts: what earlier loggers of the
