@@ -139,12 +139,13 @@ pub fn find_newline(s: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     extern crate std;
     use std::vec::Vec;
 
-    fn feed(f: &mut Frame, data: &[u8], eof: bool) -> Vec<(Vec<u8>, bool)> {
+    /// Feed `data` through `f` as reads fit, taking every chunk: (bytes, partial).
+    pub(crate) fn feed(f: &mut Frame, data: &[u8], eof: bool) -> Vec<(Vec<u8>, bool)> {
         let mut out = Vec::new();
         let mut data = data;
         loop {

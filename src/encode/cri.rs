@@ -62,19 +62,11 @@ mod tests {
     /// Frame `data` (one stream, no end of file) and encode its chunks.
     fn framed(data: &[u8]) -> Vec<u8> {
         let mut f = crate::frame::Frame::NEW;
-        let mut out = Vec::new();
-        let mut data = data;
-        while !data.is_empty() {
-            let space = f.space();
-            let n = space.len().min(data.len()).min(1000);
-            space[..n].copy_from_slice(&data[..n]);
-            f.commit(n);
-            data = &data[n..];
-            while let Some(c) = f.next(false) {
-                out.extend(enc(f.bytes(c), Stream::Stdout, c.partial));
-            }
-        }
-        out
+        let chunks = crate::frame::tests::feed(&mut f, data, false);
+        chunks
+            .iter()
+            .flat_map(|(b, partial)| enc(b, Stream::Stdout, *partial))
+            .collect()
     }
 
     #[test]

@@ -211,21 +211,15 @@ mod tests {
     /// Frame `data` (one stream, no end of file) and encode its chunks, numbered from 42.
     fn framed(data: &[u8]) -> Vec<Vec<u8>> {
         let mut f = crate::frame::Frame::NEW;
-        let mut out = Vec::new();
-        let mut data = data;
-        while !data.is_empty() {
-            let space = f.space();
-            let n = space.len().min(data.len()).min(1000);
-            space[..n].copy_from_slice(&data[..n]);
-            f.commit(n);
-            data = &data[n..];
-            while let Some(c) = f.next(false) {
-                let mut r = rec(f.bytes(c), c.partial);
-                r.seq += out.len() as u64;
-                out.push(enc(&r, None));
-            }
-        }
-        out
+        let chunks = crate::frame::tests::feed(&mut f, data, false);
+        (0..)
+            .zip(chunks.iter())
+            .map(|(k, (b, partial))| {
+                let mut r = rec(b, *partial);
+                r.seq += k;
+                enc(&r, None)
+            })
+            .collect()
     }
 
     #[test]
