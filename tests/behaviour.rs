@@ -17,6 +17,19 @@ fn id() -> String {
     unique("ctr").replace('-', "_")
 }
 
+/// Start a logger whose stdout and stderr go to channels `out` and `err` of a new
+/// redis-server, with a subscriber on both; return once it is ready.
+fn ready_with_redis() -> (TempRoot, RedisServer, Subscriber, String, Logger) {
+    let root = TempRoot::new();
+    let redis = RedisServer::start();
+    let sub = Subscriber::subscribe(&redis, &["out", "err"]);
+    let id = id();
+    root.write_config(NS, &id, &redis_config(&redis.url("out"), &redis.url("err")));
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    (root, redis, sub, id, logger)
+}
+
 /// Which pipe a test closes first.
 #[derive(Clone, Copy)]
 enum First {
@@ -105,13 +118,7 @@ fn ready_byte_arrives_with_missing_config() {
 fn many_lines_reach_the_file_and_redis_exactly_once_in_order() {
     let _serial = heavy();
     const N: usize = 100_000;
-    let root = TempRoot::new();
-    let redis = RedisServer::start();
-    let sub = Subscriber::subscribe(&redis, &["out", "err"]);
-    let id = id();
-    root.write_config(NS, &id, &redis_config(&redis.url("out"), &redis.url("err")));
-    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
-    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let (root, _redis, sub, id, mut logger) = ready_with_redis();
 
     let len = write_interleaved(&mut logger, 0..N, 0..N);
     logger.close_stdout();
@@ -138,13 +145,7 @@ fn many_lines_reach_the_file_and_redis_exactly_once_in_order() {
 #[test]
 fn long_line_nul_bytes_invalid_utf8_and_final_fragment_are_byte_exact() {
     let _serial = heavy();
-    let root = TempRoot::new();
-    let redis = RedisServer::start();
-    let sub = Subscriber::subscribe(&redis, &["out", "err"]);
-    let id = id();
-    root.write_config(NS, &id, &redis_config(&redis.url("out"), &redis.url("err")));
-    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
-    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let (root, _redis, sub, id, mut logger) = ready_with_redis();
 
     let mut long: Vec<u8> = (0..100 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
     long.push(b'\n');
@@ -301,13 +302,7 @@ fn sigterm_drains_what_is_left_in_the_pipes() {
 /// second, so it does not hold the exit.
 #[test]
 fn sigterm_reads_on_to_end_of_file_and_a_silent_writer_does_not_hold_the_exit() {
-    let root = TempRoot::new();
-    let redis = RedisServer::start();
-    let sub = Subscriber::subscribe(&redis, &["out", "err"]);
-    let id = id();
-    root.write_config(NS, &id, &redis_config(&redis.url("out"), &redis.url("err")));
-    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
-    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let (root, _redis, sub, id, mut logger) = ready_with_redis();
     write_interleaved(&mut logger, 0..1000, 0..1000);
     logger.sigterm();
     std::thread::sleep(Duration::from_millis(150));
