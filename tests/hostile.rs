@@ -575,6 +575,21 @@ fn hostile_identities_exit_100_and_write_nothing_anywhere() {
 // ---------------------------------------------------------------------------------------
 // Descriptors
 
+/// Start a logger with its stderr in a file outside `root` (where it reports when its
+/// own log directory is unusable); return once ready, with that file's path and what
+/// keeps the file and the fds alive.
+fn ready_with_stderr_file(root: &TempRoot, id: &str) -> (Logger, PathBuf, TempRoot, common::spawn::Kept) {
+    let elsewhere = TempRoot::new();
+    let stderr = elsewhere.path().join("stderr");
+    let plan = Plan {
+        stderr_to: Some(stderr.clone()),
+        ..Plan::normal()
+    };
+    let (mut logger, kept) = spawn_plan(root.path(), id, NS, &plan);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    (logger, stderr, elsewhere, kept)
+}
+
 /// Start with `plan` and a fresh root; return (root, id, logger, kept fds).
 fn start_plan(plan: &Plan) -> (TempRoot, String, Logger, common::spawn::Kept) {
     let root = TempRoot::new();
@@ -1287,14 +1302,7 @@ fn an_unwritable_log_directory() {
     };
     let ep = RealEndpoint::start();
     root.write_config(NS, &id, &redis_config(&ep.url(), &ep.url()));
-    let elsewhere = TempRoot::new();
-    let stderr = elsewhere.path().join("stderr");
-    let plan = Plan {
-        stderr_to: Some(stderr.clone()),
-        ..Plan::normal()
-    };
-    let (mut logger, _kept) = spawn_plan(root.path(), &id, NS, &plan);
-    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let (mut logger, stderr, _elsewhere, _kept) = ready_with_stderr_file(&root, &id);
     // Paced: the spool cannot be created in that directory either.
     write_paced(&mut logger, &ep, 1000);
     logger.close_stdout();
@@ -1326,14 +1334,7 @@ fn an_uncreatable_spool_is_reported_once() {
     };
     let peer = Peer::start(Mode::Silent);
     root.write_config(NS, &id, &redis_config(&peer.url("c"), &peer.url("c")));
-    let elsewhere = TempRoot::new();
-    let stderr = elsewhere.path().join("stderr");
-    let plan = Plan {
-        stderr_to: Some(stderr.clone()),
-        ..Plan::normal()
-    };
-    let (mut logger, _kept) = spawn_plan(root.path(), &id, NS, &plan);
-    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let (mut logger, stderr, _elsewhere, _kept) = ready_with_stderr_file(&root, &id);
     write_interleaved(&mut logger, 0..2000, 0..2000);
     logger.close_stdout();
     logger.close_stderr();
@@ -1535,14 +1536,7 @@ fn passwords_never_reach_any_file_or_output() {
         .trim_matches(|c| c == '[' || c == ']'),
     );
     let config_path = root.write_config(NS, &id, &config);
-    let elsewhere = TempRoot::new();
-    let stderr = elsewhere.path().join("stderr");
-    let plan = Plan {
-        stderr_to: Some(stderr.clone()),
-        ..Plan::normal()
-    };
-    let (mut logger, _kept) = spawn_plan(root.path(), &id, NS, &plan);
-    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let (mut logger, stderr, elsewhere, _kept) = ready_with_stderr_file(&root, &id);
     write_interleaved(&mut logger, 0..3000, 0..3000);
     logger.close_stdout();
     logger.close_stderr();
