@@ -16,14 +16,16 @@ use crate::limits::FILE_BUF;
 use crate::record::Record;
 use crate::sys::{self, Errno, Fd, Path};
 
+#[repr(C)]
 pub struct LocalFile {
-    path: Path,
-    pub conf: FileConf,
     pub w: Writer,
-    /// Encoded records waiting for one write (cri and json formats).
-    buf: [u8; FILE_BUF],
+    pub conf: FileConf,
     len: usize,
     pub rotations: u64,
+    path: Path,
+    /// Encoded records waiting for one write (cri and json formats).
+    /// NOTE(memory): last: untouched with the raw format.
+    buf: [u8; FILE_BUF],
 }
 
 /// The open file and what happened to the bytes given to it.

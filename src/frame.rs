@@ -17,14 +17,15 @@ pub struct Chunk {
     pub partial: bool,
 }
 
+#[repr(C)]
 pub struct Frame {
-    pub buf: [u8; LINE_MAX],
     /// Start of the bytes not yet handed out.
     start: usize,
     /// End of the bytes read.
     len: usize,
     /// How far `start..len` is known to hold no `\n`.
     scanned: usize,
+    pub buf: [u8; LINE_MAX],
 }
 
 impl Frame {

@@ -47,28 +47,37 @@ pub const EXIT_SYSTEM: i32 = 111;
 pub const VERSION: &[u8] = env!("CARGO_PKG_VERSION").as_bytes();
 
 /// Everything the process holds, in one static (`.bss`, zero-initialised).
+///
+/// NOTE(memory): a page of it counts in the logger's resident memory from the
+/// first byte written to it, so the order (kept by `repr(C)`) puts what is
+/// touched at start, and at rest, together at the front: the reply buffer, the
+/// config, the local file's state; then the buffers touched only under load
+/// (line buffers, scratch past the config text); then the endpoints, each with
+/// its small state ahead of its buffers (unused ones are only ever read, so
+/// they stay on the shared zero page).
+#[repr(C)]
 pub struct State {
-    pub frames: [frame::Frame; 2],
-    pub endpoints: [redis::Endpoint; limits::MAX_ENDPOINTS],
-    pub scratch: [u8; limits::SCRATCH],
     pub recv: [u8; limits::RECV_BUF],
-    pub file: file::LocalFile,
     pub config: config::Config,
+    pub file: file::LocalFile,
+    pub frames: [frame::Frame; 2],
+    pub scratch: [u8; limits::SCRATCH],
+    pub endpoints: [redis::Endpoint; limits::MAX_ENDPOINTS],
 }
 
 impl State {
     pub const INIT: State = State {
+        recv: [0; limits::RECV_BUF],
+        config: config::Config::ZERO,
+        file: file::LocalFile::NONE,
         frames: [frame::Frame::NEW, frame::Frame::NEW],
+        scratch: [0; limits::SCRATCH],
         endpoints: [
             redis::Endpoint::UNUSED,
             redis::Endpoint::UNUSED,
             redis::Endpoint::UNUSED,
             redis::Endpoint::UNUSED,
         ],
-        scratch: [0; limits::SCRATCH],
-        recv: [0; limits::RECV_BUF],
-        file: file::LocalFile::NONE,
-        config: config::Config::ZERO,
     };
 }
 

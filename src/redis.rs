@@ -187,8 +187,8 @@ impl InFlight {
 /// `file[loaded - (tail - head) .. loaded]`, and commands sent in full leave
 /// the window at once (they can be read again from the file), so the bytes in
 /// flight are bounded by `INFLIGHT_MAX`, not by the buffer.
+#[repr(C)]
 pub struct Queue {
-    buf: [u8; OUT_BUF],
     /// First byte not acknowledged (with a spool: first byte of the window).
     head: usize,
     /// Next byte to send.
@@ -197,7 +197,6 @@ pub struct Queue {
     tail: usize,
     /// End of the last command written in full (`head <= counted <= sent`).
     counted: usize,
-    pub spool: Spool,
     /// Dropped lines not yet reported to the endpoint by a marker.
     lost: Loss,
     /// A failed spool creation was reported; quiet until one succeeds again.
@@ -207,27 +206,35 @@ pub struct Queue {
     /// the connection went: dropped as they are loaded again (see `rewind`).
     skip: u32,
     pub stats: Stats,
+    /// NOTE(memory): the spool (its write-behind buffer last in it) and the
+    /// out-buffer come last, so the fields above share a page with the
+    /// endpoint's config, and the buffers are touched only when used.
+    pub spool: Spool,
+    buf: [u8; OUT_BUF],
 }
 
+#[repr(C)]
 pub struct Endpoint {
     used: bool,
-    pub conf: EndpointConf,
-    conn: Conn,
-    q: Queue,
-    reader: Reader,
-    failures: u32,
-    /// Since when the spool file has been open and empty (0: it is not).
-    spool_idle_since: u64,
-    /// Shutdown has begun (1), and a connection failed since (2): give up.
-    shutdown_tries: u8,
-    /// Bumped by every `fail`, so reply handling notices a dropped connection.
-    generation: u32,
-    /// When the oldest outstanding command started waiting for its reply.
-    waiting_since: u64,
     /// The last failure was reported; report recovery.
     down_reported: bool,
-    err_kinds: [ErrWord; ERR_KINDS],
+    /// Shutdown has begun (1), and a connection failed since (2): give up.
+    shutdown_tries: u8,
+    failures: u32,
+    /// Bumped by every `fail`, so reply handling notices a dropped connection.
+    generation: u32,
+    conn: Conn,
+    /// Since when the spool file has been open and empty (0: it is not).
+    spool_idle_since: u64,
+    /// When the oldest outstanding command started waiting for its reply.
+    waiting_since: u64,
     rng: u64,
+    err_kinds: [ErrWord; ERR_KINDS],
+    pub conf: EndpointConf,
+    reader: Reader,
+    /// NOTE(memory): last (with its buffers last in it), so that an endpoint's
+    /// small state is on one page, and its buffers are touched only when used.
+    q: Queue,
 }
 
 impl Queue {
@@ -1146,7 +1153,8 @@ impl Endpoint {
     /// given up at once (its lines are safe in the spool), rather than holding
     /// containerd's delete or restart for the whole deadline.
     pub fn hurry(&mut self, now: u64) {
-        if self.shutdown_tries == 0 {
+        // NOTE(memory): an unused slot is not written, so its pages stay untouched.
+        if self.used && self.shutdown_tries == 0 {
             self.shutdown_tries = 1;
             if let Conn::Backoff { .. } = self.conn {
                 self.conn = Conn::Backoff { until: now };
