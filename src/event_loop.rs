@@ -13,7 +13,9 @@ use crate::args::{self, RunArgs};
 use crate::config;
 use crate::diag::{self, Level, Msg};
 use crate::encode::json::Identity;
-use crate::limits::MAX_ENDPOINTS;
+use crate::file::LocalFile;
+use crate::frame::Frame;
+use crate::limits::{self, LINE_MAX, MAX_ENDPOINTS, SCRATCH};
 use crate::record::{Record, Stream};
 use crate::source::Source;
 use crate::spool;
@@ -248,7 +250,7 @@ fn load_config(root: &[u8], ns: &[u8], id: &[u8], st: &mut State) {
         .push(b"/")
         .push(id)
         .push(b"-logs.json");
-    let n = match read_file(&p, &mut st.scratch) {
+    let n = match read_file(&p, &mut st.scratch[..limits::CONFIG_MAX]) {
         Ok(Some(n)) => n,
         Ok(None) => {
             Msg::new(Level::Info)
@@ -438,6 +440,7 @@ fn run_loop(st: &mut State, sources: &mut [Source; 2], sigfd: sys::Fd, paths: &m
 
 /// Read what a pipe has (bounded per turn) and hand its records to every sink;
 /// `drained`: an empty pipe counts as ended (after SIGTERM and a silence).
+#[inline(never)]
 fn read_stream(
     st: &mut State,
     src: &mut Source,
@@ -448,9 +451,27 @@ fn read_stream(
     cut: &mut bool,
 ) {
     let mut got = false;
+    // NOTE(speed): with no endpoint and the raw format the local file needs no
+    // records, so a read goes on past the line buffer into the scratch buffer
+    // (free after start-up): a busy pipe moves 12 KiB per read and write, not
+    // 4. Not near a rotation, which must fall between lines.
+    let wide = st.config.count == 0 && !st.file.encodes() && st.file.room_for(LINE_MAX + SCRATCH);
     for _ in 0..READS_PER_TURN {
         let frame = &mut st.frames[i];
-        let (eof, stop) = match sys::read(src.fd, frame.space()) {
+        let space = frame.space();
+        let free = space.len();
+        let more = if wide {
+            &mut st.scratch[..]
+        } else {
+            &mut st.scratch[..0]
+        };
+        let (eof, stop) = match sys::read2(src.fd, space, more) {
+            Ok(sys::Read::Data(n)) if n > free => {
+                frame.commit(free);
+                got = true;
+                *cut = spill(frame, &st.scratch[..n - free], &mut st.file);
+                continue;
+            }
             Ok(sys::Read::Data(n)) => {
                 frame.commit(n);
                 got = true;
@@ -480,6 +501,24 @@ fn read_stream(
             return;
         }
     }
+}
+
+/// The end of a wide read: the line buffer `frame` is full and `more` follows
+/// it. Whole lines go to the raw file; what follows the last newline stays
+/// pending if it fills at most half the line buffer (the next read needs
+/// room), else it is written too. Return whether the file is left mid-line
+/// (`cut`).
+#[inline(never)]
+fn spill(frame: &mut Frame, more: &[u8], file: &mut LocalFile) -> bool {
+    file.write_raw(frame.take());
+    let from = match more.iter().rposition(|&b| b == b'\n') {
+        Some(p) if more.len() - 1 - p <= LINE_MAX / 2 => p + 1,
+        _ => more.len(),
+    };
+    let (lines, rest) = more.split_at(from);
+    file.write_raw(lines);
+    frame.put(rest);
+    rest.is_empty() && lines.last() != Some(&b'\n')
 }
 
 /// Hand every chunk now complete in frame `i` to the sinks; `cut` tells whether

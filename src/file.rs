@@ -97,6 +97,11 @@ impl LocalFile {
         }
     }
 
+    /// Can `n` more bytes be written without a rotation?
+    pub fn room_for(&self, n: usize) -> bool {
+        self.conf.max_size == 0 || self.w.size + n as u64 <= self.conf.max_size
+    }
+
     /// Append the raw bytes of whole chunks (one read's worth).
     pub fn write_raw(&mut self, region: &[u8]) {
         let max = self.conf.max_size;

@@ -52,6 +52,22 @@ impl Frame {
         self.len = (self.len + n).min(LINE_MAX);
     }
 
+    /// Hand out every byte held, whole lines or not, leaving the buffer empty.
+    pub fn take(&mut self) -> &[u8] {
+        let (a, b) = (self.start, self.len);
+        self.start = 0;
+        self.len = 0;
+        self.scanned = 0;
+        &self.buf[a..b]
+    }
+
+    /// Hold `s`, which has no newline, as the pending fragment (the buffer is empty).
+    pub fn put(&mut self, s: &[u8]) {
+        self.buf[..s.len()].copy_from_slice(s);
+        self.len = s.len();
+        self.scanned = s.len();
+    }
+
     /// Return the bytes of a chunk.
     pub fn bytes(&self, c: Chunk) -> &[u8] {
         &self.buf[c.start..c.end]

@@ -204,7 +204,7 @@ impl config::Warn for ConfigReport<'_> {
 fn check(file: &[u8], st: &mut State) -> i32 {
     let mut path = Path::new();
     path.push(file);
-    let n = match read_file(&path, &mut st.scratch) {
+    let n = match read_file(&path, &mut st.scratch[..limits::CONFIG_MAX]) {
         Ok(Some(n)) => n,
         Ok(None) => {
             Msg::plain().q(file).s(b": no such file").emit_to(sys::STDERR);

@@ -72,6 +72,34 @@ pub fn read(fd: Fd, buf: &mut [u8]) -> Result<Read> {
     }
 }
 
+/// Read into `a`, then on into `b` (one `readv`); `Eof` as for `read`.
+/// NOTE(speed): with `b` empty this is a plain read of `a`.
+pub fn read2(fd: Fd, a: &mut [u8], b: &mut [u8]) -> Result<Read> {
+    let iov = [
+        libc::iovec {
+            iov_base: a.as_mut_ptr().cast(),
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        },
+    ];
+    let r = loop {
+        // SAFETY: both iovecs describe valid writable regions borrowed for the call.
+        match unsafe { syscall3(libc::SYS_readv, fd as usize, iov.as_ptr() as usize, 2) } {
+            Err(Errno(libc::EINTR)) => continue,
+            r => break r,
+        }
+    };
+    match r {
+        Ok(0) if a.len() + b.len() > 0 => Ok(Read::Eof),
+        Ok(n) => Ok(Read::Data(n)),
+        Err(EAGAIN) => Ok(Read::WouldBlock),
+        Err(e) => Err(e),
+    }
+}
+
 /// Read at `off` without moving the file offset.
 pub fn pread(fd: Fd, buf: &mut [u8], off: u64) -> Result<usize> {
     // SAFETY: buf is a valid writable region of buf.len() bytes.
@@ -227,30 +255,50 @@ pub fn rename(from: &Path, to: &Path) -> Result<()> {
     cvt(unsafe { libc::rename(f, t) } as isize).map(|_| ())
 }
 
-/// Return the status of an open file.
+/// One system call of up to three arguments, made directly: `Err` with its errno.
 ///
-/// NOTE(memory): the raw system call; musl's `fstat` goes through `fstatat`
-/// with fallbacks for old kernels, 460 bytes of code this binary needs not.
-fn fstat(fd: Fd) -> Result<libc::stat> {
-    let mut st = MaybeUninit::<libc::stat>::uninit();
+/// NOTE(memory): musl's wrappers for the calls made this way carry fallbacks
+/// for old kernels and cases this binary never has (`fstat` goes through
+/// `fstatat`: 460 bytes; `fcntl`: 340); the bare instruction is a few bytes.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`: a pointer among them
+/// must point to memory that the call may read or write, as it defines.
+unsafe fn syscall3(nr: i64, a: usize, b: usize, c: usize) -> Result<usize> {
     let r: isize;
-    // SAFETY: fstat(2) writes at most one struct stat through the valid
-    // out-pointer `st` and touches no other memory; rcx and r11 are clobbered
-    // by `syscall`, as declared.
+    // SAFETY: the caller vouches for the arguments; rcx and r11 are clobbered
+    // by `syscall`, as declared, and memory is assumed read and written.
     unsafe {
         core::arch::asm!(
             "syscall",
-            inlateout("rax") libc::SYS_fstat as isize => r,
-            in("rdi") fd as isize,
-            in("rsi") st.as_mut_ptr(),
+            inlateout("rax") nr as isize => r,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),
         );
     }
     if r < 0 {
-        return Err(Errno(-r as i32));
+        Err(Errno(-r as i32))
+    } else {
+        Ok(r as usize)
     }
+}
+
+/// `fcntl(fd, cmd, arg)`, for the commands that take an integer.
+fn fcntl(fd: Fd, cmd: i32, arg: i32) -> Result<usize> {
+    // SAFETY: integer arguments only; the call touches no memory of ours.
+    unsafe { syscall3(libc::SYS_fcntl, fd as usize, cmd as usize, arg as usize) }
+}
+
+/// Return the status of an open file.
+fn fstat(fd: Fd) -> Result<libc::stat> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat(2) writes at most one struct stat through the valid
+    // out-pointer `st` and touches no other memory.
+    unsafe { syscall3(libc::SYS_fstat, fd as usize, st.as_mut_ptr() as usize, 0)? };
     // SAFETY: the call succeeded, so it filled the struct.
     Ok(unsafe { st.assume_init() })
 }
@@ -285,29 +333,21 @@ pub fn punch_hole(fd: Fd, off: u64, len: u64) {
 
 /// Is `fd` an open descriptor?
 pub fn fd_is_open(fd: Fd) -> bool {
-    // SAFETY: F_GETFD only inspects the descriptor table.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    fcntl(fd, libc::F_GETFD, 0).is_ok()
 }
 
 /// Put `fd` in non-blocking mode and mark it close-on-exec.
 pub fn set_nonblock_cloexec(fd: Fd) -> Result<()> {
-    // SAFETY: fcntl on a descriptor; failure is reported through errno.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
-            return Err(errno());
-        }
-        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-    }
+    let fl = fcntl(fd, libc::F_GETFL, 0)?;
+    fcntl(fd, libc::F_SETFL, fl as i32 | libc::O_NONBLOCK)?;
+    let _ = fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
     Ok(())
 }
 
 /// Whether `fd` was opened for writing only (the wrong end of a pipe, say):
 /// poll would never report it readable.
 pub fn write_only(fd: Fd) -> bool {
-    // SAFETY: fcntl on a descriptor; failure is reported through errno.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    fl >= 0 && fl & libc::O_ACCMODE == libc::O_WRONLY
+    fcntl(fd, libc::F_GETFL, 0).is_ok_and(|fl| fl as i32 & libc::O_ACCMODE == libc::O_WRONLY)
 }
 
 /// Make sure fds 0, 1 and 2 are open, so no file we open lands on them.

@@ -916,6 +916,66 @@ fn long_lines_on_both_streams_interleave_only_at_line_boundaries() {
     assert_eq!(next, [20, 20]);
 }
 
+/// With no endpoint and the raw format, a busy pipe is read on past the line buffer
+/// (into the scratch buffer). Lines from 11 bytes to 32 KB, so tails of every size
+/// around both buffers, on both streams at once (each stream's whole text in its pipe
+/// in one write, so no stream ever waits on its writer): every line comes out whole,
+/// byte-exact and in order, and stdout and stderr meet only at line boundaries.
+#[test]
+fn file_only_wide_reads_keep_lines_whole_on_both_streams() {
+    let root = TempRoot::new();
+    let id = id();
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    let mut rng = Rng(0x71de_0000_5eed_0001);
+    let line = |tag: u8, seq: usize, len: usize| {
+        let mut l = format!("{}{seq:08} ", tag as char).into_bytes();
+        while l.len() + 1 < len {
+            l.push(b'a' + ((seq + l.len()) % 26) as u8);
+        }
+        l.push(b'\n');
+        l
+    };
+    let mut text = [Vec::new(), Vec::new()];
+    let mut lines = [0usize; 2];
+    for (s, tag) in [b'o', b'e'].into_iter().enumerate() {
+        while text[s].len() < 900_000 {
+            let r = rng.next() as usize;
+            let len = match r % 10 {
+                0..=5 => 11 + (r >> 8) % 200,
+                6..=8 => 1024 + (r >> 8) % 8192,
+                _ => 8192 + (r >> 8) % 24_000,
+            };
+            text[s].extend(line(tag, lines[s], len));
+            lines[s] += 1;
+        }
+    }
+    logger.grow_pipes(1 << 20);
+    logger.write_stdout(&text[0]);
+    logger.write_stderr(&text[1]);
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    let data = root.read_log(NS, &id);
+    let (mut next, mut at) = ([0usize; 2], [0usize; 2]);
+    for (k, l) in data.split_inclusive(|&b| b == b'\n').enumerate() {
+        let s = usize::from(l[0] == b'e');
+        let rest = &text[s][at[s]..];
+        let want = &rest[..rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1)];
+        assert!(
+            l == want,
+            "file line {k} ({} bytes, starting {:?}) is not whole line {} of stream {s}",
+            l.len(),
+            String::from_utf8_lossy(&l[..l.len().min(10)]),
+            next[s]
+        );
+        at[s] += l.len();
+        next[s] += 1;
+    }
+    assert_eq!(next, lines, "lines per stream");
+    assert!(problems(&root.read_sys_log(NS, &id)).is_empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // The Redis side
 

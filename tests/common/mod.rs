@@ -780,6 +780,20 @@ impl Logger {
             .unwrap_or_else(|e| panic!("write stderr pipe: {e}"));
     }
 
+    /// Give both container pipes a capacity of `bytes` (F_SETPIPE_SZ), so a
+    /// write that fits goes into the pipe whole, in one call.
+    pub fn grow_pipes(&self, bytes: usize) {
+        for f in [&self.stdout, &self.stderr].into_iter().flatten() {
+            // SAFETY: fcntl on a descriptor this process owns; no memory is passed.
+            let rc = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETPIPE_SZ, bytes as libc::c_int) };
+            assert!(
+                rc >= bytes as i32,
+                "F_SETPIPE_SZ {bytes}: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+
     pub fn close_stdout(&mut self) {
         self.stdout = None;
     }
