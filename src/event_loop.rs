@@ -453,10 +453,11 @@ fn read_stream(
     let mut got = false;
     // NOTE(speed): with no endpoint and the raw format the local file needs no
     // records, so a read goes on past the line buffer into the scratch buffer
-    // (free after start-up): a busy pipe moves 12 KiB per read and write, not
-    // 4. Not near a rotation, which must fall between lines.
-    let wide = st.config.count == 0 && !st.file.encodes() && st.file.room_for(LINE_MAX + SCRATCH);
+    // (free after start-up): a busy pipe moves up to 20 KiB per read, not 4.
+    // Not near a rotation, which must fall between lines.
+    let raw_only = st.config.count == 0 && !st.file.encodes();
     for _ in 0..READS_PER_TURN {
+        let wide = raw_only && st.file.room_for(LINE_MAX + SCRATCH);
         let frame = &mut st.frames[i];
         let space = frame.space();
         let free = space.len();

@@ -16,12 +16,17 @@ use crate::limits::FILE_BUF;
 use crate::record::Record;
 use crate::sys::{self, Errno, Fd, Path};
 
+/// How far past `max-size` a raw file may grow to finish a line begun before it.
+pub const OVERRUN: u64 = 64 * 1024;
+
 #[repr(C)]
 pub struct LocalFile {
     pub w: Writer,
     pub conf: FileConf,
     len: usize,
     pub rotations: u64,
+    /// Raw format: the file ends inside a line (its last byte is not `\n`).
+    mid_line: bool,
     path: Path,
     /// Encoded records waiting for one write (cri and json formats).
     /// NOTE(memory): last: untouched with the raw format.
@@ -56,6 +61,7 @@ impl LocalFile {
         buf: [0; FILE_BUF],
         len: 0,
         rotations: 0,
+        mid_line: false,
     };
 
     /// Open (creating) the log file at `path` for appending.
@@ -106,12 +112,21 @@ impl LocalFile {
     pub fn write_raw(&mut self, region: &[u8]) {
         let max = self.conf.max_size;
         if max == 0 || self.w.size + region.len() as u64 <= max {
-            return self.w.write(region);
+            self.w.write(region);
+        } else {
+            // Near the bound: go line by line so a rotation falls between
+            // lines; a line begun before the bound (cut into chunks by the
+            // line buffer) is finished in its file, up to `OVERRUN` past it.
+            for piece in region.split_inclusive(|&b| b == b'\n') {
+                if !self.mid_line || self.w.size + piece.len() as u64 > max + OVERRUN {
+                    self.make_room(piece.len());
+                }
+                self.w.write(piece);
+                self.mid_line = piece.last() != Some(&b'\n');
+            }
         }
-        // Near the bound: go line by line so a rotation falls between lines.
-        for piece in region.split_inclusive(|&b| b == b'\n') {
-            self.make_room(piece.len());
-            self.w.write(piece);
+        if let Some(&b) = region.last() {
+            self.mid_line = b != b'\n';
         }
     }
 

@@ -82,6 +82,74 @@ fn parse(format: &str, file: &Path, dir: &Path) -> (Vec<u8>, Vec<u8>, Vec<u64>) 
     )
 }
 
+/// Rotation while a busy pipe is read in large pieces (no endpoint, raw): lines of up
+/// to 6000 bytes, arriving 1 MiB at a time, so reads past the line buffer come near
+/// every bound. Every file ends at a line boundary, passes `max-size` only to finish
+/// a line begun before it, and the files put back together are the input.
+#[test]
+fn rotation_falls_between_lines_when_the_pipe_is_read_in_large_pieces() {
+    const MAX: usize = 256 * 1024;
+    let root = TempRoot::new();
+    let id = id();
+    let cfg = format!(r#"[{{"type":"file","data":{{"max-size":{MAX},"max-files":100}}}}]"#);
+    root.write_config(NS, &id, &cfg);
+    let mut input = Vec::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0.. {
+        if input.len() > 4 << 20 {
+            break;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = 11 + (x % 6000) as usize;
+        let mut l = format!("O{i:08} ").into_bytes();
+        l.resize(len - 1, b'a' + (i % 26) as u8);
+        l.push(b'\n');
+        input.extend(l);
+    }
+    let mut logger = Logger::spawn(root.path(), &id, NS, &[]);
+    assert_eq!(logger.wait_ready(), Ready::Byte);
+    logger.grow_pipes(1 << 20);
+    for piece in input.chunks(1 << 20) {
+        logger.write_stdout(piece);
+    }
+    logger.close_stdout();
+    logger.close_stderr();
+    assert_eq!(logger.wait_exit(EXIT_TIMEOUT), 0);
+    let log = root.log_path(NS, &id);
+    let mut all = Vec::new();
+    for k in (0..100).rev() {
+        let p = if k == 0 {
+            log.clone()
+        } else {
+            log.with_extension(format!("log.{k}"))
+        };
+        let Ok(data) = fs::read(&p) else { continue };
+        assert!(data.ends_with(b"\n"), "{} ends mid-line", p.display());
+        // Past the bound only to finish a line begun before it (cut into chunks
+        // by the line buffer), and by less than 64 KiB.
+        let last = data[..data.len() - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        assert!(
+            last < MAX,
+            "{}: its last line starts at {last}, past the bound",
+            p.display()
+        );
+        assert!(
+            data.len() <= MAX + (64 << 10),
+            "{} is {} bytes",
+            p.display(),
+            data.len()
+        );
+        all.extend_from_slice(&data);
+    }
+    assert!(all.len() > MAX, "no rotation happened");
+    assert!(all == input, "the files put back together are not the input");
+}
+
 /// What a CRI reader rebuilds: containerd drops a `\r` before `\n`.
 fn without_cr(s: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(s.len());
