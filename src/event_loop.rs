@@ -505,21 +505,30 @@ fn read_stream(
 }
 
 /// The end of a wide read: the line buffer `frame` is full and `more` follows
-/// it. Whole lines go to the raw file; what follows the last newline stays
-/// pending if it fills at most half the line buffer (the next read needs
-/// room), else it is written too. Return whether the file is left mid-line
-/// (`cut`).
+/// it. Return whether the file is left mid-line (`cut`); see `spill_at`.
 #[inline(never)]
 fn spill(frame: &mut Frame, more: &[u8], file: &mut LocalFile) -> bool {
-    file.write_raw(frame.take());
-    let from = match more.iter().rposition(|&b| b == b'\n') {
-        Some(p) if more.len() - 1 - p <= LINE_MAX / 2 => p + 1,
-        _ => more.len(),
+    let held = frame.held();
+    let (end, cut) = spill_at(held, more);
+    let split = end.min(held.len());
+    file.write_raw(&held[..split]);
+    file.write_raw(&more[..end - split]);
+    frame.keep(split, &more[end - split..]);
+    cut
+}
+
+/// Where a wide read (`held`, then `more`) is cut: what precedes the last
+/// newline, in either, goes to the raw file; the unfinished line after it stays
+/// pending if it fits the line buffer, as it would on the narrow path, else it
+/// is written too. Return the bytes written, and whether they end mid-line.
+fn spill_at(held: &[u8], more: &[u8]) -> (usize, bool) {
+    let total = held.len() + more.len();
+    let start = match more.iter().rposition(|&b| b == b'\n') {
+        Some(p) => held.len() + p + 1,
+        None => held.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1),
     };
-    let (lines, rest) = more.split_at(from);
-    file.write_raw(lines);
-    frame.put(rest);
-    rest.is_empty() && lines.last() != Some(&b'\n')
+    let end = if total - start <= LINE_MAX { start } else { total };
+    (end, end > start)
 }
 
 /// Hand every chunk now complete in frame `i` to the sinks; `cut` tells whether
@@ -552,5 +561,42 @@ fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool, i
         st.file.flush();
     } else if let Some((a, b)) = region {
         st.file.write_raw(&frame.buf[a..b]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spill_at;
+    use crate::limits::LINE_MAX;
+
+    /// A full line buffer: lines, then `tail` bytes of an unfinished one.
+    fn held(tail: usize) -> Vec<u8> {
+        let mut v = vec![b'a'; LINE_MAX - tail];
+        v[LINE_MAX - tail - 1] = b'\n';
+        v.resize(LINE_MAX, b'h');
+        v
+    }
+
+    #[test]
+    fn a_newline_in_the_rest_ends_what_is_written() {
+        assert_eq!(spill_at(&held(10), b"xx\nyyy"), (LINE_MAX + 3, false));
+        assert_eq!(spill_at(&held(10), b"xx\n"), (LINE_MAX + 3, false));
+    }
+
+    #[test]
+    fn a_short_line_begun_in_the_buffer_is_kept_whole() {
+        // No newline after the buffer: the line that began in it waits, whole.
+        assert_eq!(spill_at(&held(50), b"zzzzz"), (LINE_MAX - 50, false));
+        // Its tail may fill the line buffer exactly.
+        assert_eq!(spill_at(&held(LINE_MAX - 5), b"zzzzz"), (5, false));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_is_written_and_cut() {
+        assert_eq!(spill_at(&held(LINE_MAX - 4), b"zzzzz"), (LINE_MAX + 5, true));
+        assert_eq!(spill_at(&[b'x'; LINE_MAX], b"yy"), (LINE_MAX + 2, true));
+        let mut more = b"end\n".to_vec();
+        more.resize(4 + LINE_MAX + 1, b'q');
+        assert_eq!(spill_at(&held(3), &more), (LINE_MAX + more.len(), true));
     }
 }

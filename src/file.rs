@@ -176,6 +176,9 @@ impl LocalFile {
         }
         self.rotations += 1;
         if let Err(e) = self.reopen() {
+            // Closed for good, like a file refused at start: no size, so no
+            // further rotation shifts the kept files out for nothing.
+            self.w.size = 0;
             Msg::new(Level::Error)
                 .s(b"local file: cannot reopen after rotation: ")
                 .errno(e)

@@ -52,20 +52,21 @@ impl Frame {
         self.len = (self.len + n).min(LINE_MAX);
     }
 
-    /// Hand out every byte held, whole lines or not, leaving the buffer empty.
-    pub fn take(&mut self) -> &[u8] {
-        let (a, b) = (self.start, self.len);
-        self.start = 0;
-        self.len = 0;
-        self.scanned = 0;
-        &self.buf[a..b]
+    /// The bytes held: the pending fragment and what was read after it.
+    pub fn held(&self) -> &[u8] {
+        &self.buf[self.start..self.len]
     }
 
-    /// Hold `s`, which has no newline, as the pending fragment (the buffer is empty).
-    pub fn put(&mut self, s: &[u8]) {
-        self.buf[..s.len()].copy_from_slice(s);
-        self.len = s.len();
-        self.scanned = s.len();
+    /// Keep `held()[from..]` and then `more`, which hold no newline, as the
+    /// pending fragment (they fit the buffer).
+    pub fn keep(&mut self, from: usize, more: &[u8]) {
+        let a = self.start + from;
+        let n = self.len - a;
+        self.buf.copy_within(a..self.len, 0);
+        self.buf[n..n + more.len()].copy_from_slice(more);
+        self.start = 0;
+        self.len = n + more.len();
+        self.scanned = self.len;
     }
 
     /// Return the bytes of a chunk.

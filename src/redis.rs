@@ -20,7 +20,7 @@ use crate::diag::{Level, Msg};
 use crate::encode::json::{self, Identity};
 use crate::encode::resp::{self, Arg, ArgList, End};
 use crate::encode::{Out, SliceOut};
-use crate::limits::{INFLIGHT_GROUPS, OUT_BUF, RECV_BUF};
+use crate::limits::{CONFIG_MAX, INFLIGHT_GROUPS, OUT_BUF, RECV_BUF};
 use crate::record::Record;
 use crate::reply::{ErrWord, Reader, Reply};
 use crate::resolve::{self, Addr};
@@ -1254,8 +1254,10 @@ fn count_commands(mut s: &[u8]) -> u64 {
     n
 }
 
-/// Look `name` up in /etc/hosts, reading it into `scratch`.
+/// Look `name` up in /etc/hosts, reading its first `CONFIG_MAX` bytes into `scratch`.
 pub fn hosts_file(name: &[u8], scratch: &mut [u8]) -> Option<Addr> {
+    let n = scratch.len().min(CONFIG_MAX);
+    let scratch = &mut scratch[..n];
     let mut p = Path::new();
     p.push(b"/etc/hosts");
     let fd = sys::open(&p, sys::O_RDONLY | sys::O_NONBLOCK, 0).ok()?;
