@@ -567,6 +567,7 @@ fn deliver(st: &mut State, i: usize, stream: Stream, seq: &mut u64, eof: bool, i
 #[cfg(test)]
 mod tests {
     use super::spill_at;
+    use crate::frame::Frame;
     use crate::limits::LINE_MAX;
 
     /// A full line buffer: lines, then `tail` bytes of an unfinished one.
@@ -589,6 +590,48 @@ mod tests {
         assert_eq!(spill_at(&held(50), b"zzzzz"), (LINE_MAX - 50, false));
         // Its tail may fill the line buffer exactly.
         assert_eq!(spill_at(&held(LINE_MAX - 5), b"zzzzz"), (5, false));
+    }
+
+    /// Random full buffers and reads: what is written and what stays pending are
+    /// the input, in order; the pending part fits and holds no newline; `cut`
+    /// says whether the written part ends mid-line.
+    #[test]
+    fn written_and_kept_are_the_input() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut byte = |nl: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x.is_multiple_of(nl) {
+                b'\n'
+            } else {
+                b'a' + (x % 26) as u8
+            }
+        };
+        for round in 0..3000u64 {
+            // Newlines from dense to absent.
+            let nl = [2, 50, 3000, 20_000, u64::MAX][(round % 5) as usize];
+            let mut frame = Frame::NEW;
+            let space = frame.space();
+            for b in space.iter_mut() {
+                *b = byte(nl);
+            }
+            frame.commit(LINE_MAX);
+            let more: Vec<u8> = (0..1 + round as usize * 7 % 16_384).map(|_| byte(nl)).collect();
+            let mut input = frame.held().to_vec();
+            input.extend_from_slice(&more);
+            let held = frame.held();
+            let (end, cut) = spill_at(held, &more);
+            let split = end.min(held.len());
+            let mut written = held[..split].to_vec();
+            written.extend_from_slice(&more[..end - split]);
+            frame.keep(split, &more[end - split..]);
+            let kept = frame.held();
+            assert!(kept.len() <= LINE_MAX && !kept.contains(&b'\n'), "round {round}");
+            written.extend_from_slice(kept);
+            assert!(written == input, "round {round}: bytes lost or moved");
+            assert_eq!(cut, end > 0 && input[end - 1] != b'\n', "round {round}");
+        }
     }
 
     #[test]

@@ -886,7 +886,6 @@ fn random_bytes_are_kept_byte_exact() {
 /// bytes stay exact, and, as the README promises, the streams interleave only at line
 /// boundaries, so every line of the file is one whole line of one stream.
 #[test]
-
 fn long_lines_on_both_streams_interleave_only_at_line_boundaries() {
     let root = TempRoot::new();
     let id = id();
