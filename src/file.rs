@@ -113,6 +113,9 @@ impl LocalFile {
         let max = self.conf.max_size;
         if max == 0 || self.w.size + region.len() as u64 <= max {
             self.w.write(region);
+            if let Some(&b) = region.last() {
+                self.mid_line = b != b'\n';
+            }
         } else {
             // Near the bound: go line by line so a rotation falls between
             // lines; a line begun before the bound (cut into chunks by the
@@ -124,9 +127,6 @@ impl LocalFile {
                 self.w.write(piece);
                 self.mid_line = piece.last() != Some(&b'\n');
             }
-        }
-        if let Some(&b) = region.last() {
-            self.mid_line = b != b'\n';
         }
     }
 

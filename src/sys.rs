@@ -62,18 +62,11 @@ pub enum Read {
 
 /// Read into `buf`; `Eof` only for a 0-byte read into a non-empty buffer.
 pub fn read(fd: Fd, buf: &mut [u8]) -> Result<Read> {
-    // SAFETY: buf is a valid writable region of buf.len() bytes.
-    let r = retry(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) as isize });
-    match r {
-        Ok(0) if !buf.is_empty() => Ok(Read::Eof),
-        Ok(n) => Ok(Read::Data(n)),
-        Err(EAGAIN) => Ok(Read::WouldBlock),
-        Err(e) => Err(e),
-    }
+    read2(fd, buf, &mut [])
 }
 
-/// Read into `a`, then on into `b` (one `readv`); `Eof` as for `read`.
-/// NOTE(speed): with `b` empty this is a plain read of `a`.
+/// Read into `a`, then on into `b` (one `readv`); `Eof` only for a 0-byte
+/// read into buffers not both empty.
 pub fn read2(fd: Fd, a: &mut [u8], b: &mut [u8]) -> Result<Read> {
     let iov = [
         libc::iovec {
